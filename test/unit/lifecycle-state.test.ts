@@ -1,0 +1,193 @@
+import type { CallbackSignalPayload } from '../../workflows/definitions';
+import {
+  applyCallback,
+  billingEndMs,
+  billingSegments,
+  callbackKey,
+  decidedByCallbacks,
+  initialState,
+  statusOf,
+  toDocument,
+  type LifecycleState,
+} from '../../workflows/state';
+
+const T0 = 1_700_000_000; // seconds, as ZEGO sends them
+const HD = [{ StreamId: 'out', Width: 1280, Height: 720 }];
+const FHD = [{ StreamId: 'out', Width: 1920, Height: 1080 }];
+
+function fresh(): LifecycleState {
+  return initialState({ appId: '111', taskId: 't1', workflowId: 'zego-transcode:111:t1', lifecycleId: 'lc-1' });
+}
+
+function start(over: Partial<CallbackSignalPayload> = {}): CallbackSignalPayload {
+  return {
+    event: 'transcode_start',
+    appId: '111',
+    taskId: 't1',
+    userId: 'u1',
+    sequence: 0,
+    status: 'TranscodeStarted',
+    timestamp: String(T0),
+    nonce: '1',
+    input: { StreamId: 'in' },
+    outputs: HD,
+    receivedAt: '2023-11-14T22:13:20.000Z',
+    ...over,
+  };
+}
+
+function update(seq: number, atSeconds: number, outputs = FHD): CallbackSignalPayload {
+  return start({ sequence: seq, status: 'TranscodeUpdated', timestamp: String(atSeconds), outputs, nonce: `u${seq}` });
+}
+
+function stop(over: Partial<CallbackSignalPayload> = {}): CallbackSignalPayload {
+  return {
+    event: 'transcode_stop',
+    appId: '111',
+    taskId: 't1',
+    userId: 'u1',
+    sequence: 1,
+    status: 'TranscodeStopped',
+    stopReason: 0,
+    timestamp: String(T0 + 600),
+    nonce: '2',
+    receivedAt: '2023-11-14T22:23:20.000Z',
+    ...over,
+  };
+}
+
+describe('lifecycle state machine', () => {
+  it('start then stop: running, then stopped with the duration from ZEGO timestamps', () => {
+    const s = fresh();
+    expect(statusOf(s)).toBe('awaiting_start');
+    expect(applyCallback(s, start(), 0)).toBe('applied');
+    expect(statusOf(s)).toBe('running');
+    expect(decidedByCallbacks(s)).toBeNull();
+    expect(applyCallback(s, stop(), 0)).toBe('applied');
+    expect(decidedByCallbacks(s)).toBe('stopped');
+    s.outcome = 'stopped';
+    const doc = toDocument(s, 'run-1', false);
+    expect(doc).toMatchObject({
+      status: 'stopped',
+      startedAt: '2023-11-14T22:13:20.000Z',
+      stoppedAt: '2023-11-14T22:23:20.000Z',
+      durationSeconds: 600,
+      stopReason: 0,
+      userId: 'u1',
+      input: { StreamId: 'in' },
+      outputs: HD,
+      maxSequence: 1,
+    });
+    expect(doc.events).toHaveLength(2);
+    expect(doc.events[0]).not.toHaveProperty('key');
+  });
+
+  it('stop before start: awaiting_start, the orphan grace starts when the stop arrives', () => {
+    const s = fresh();
+    applyCallback(s, stop(), 42_000);
+    expect(statusOf(s)).toBe('awaiting_start');
+    expect(s.stopReceivedAtMs).toBe(42_000);
+    expect(decidedByCallbacks(s)).toBeNull();
+    applyCallback(s, start(), 50_000);
+    expect(decidedByCallbacks(s)).toBe('stopped');
+  });
+
+  it('StopReason 1 is an abnormal stop', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, stop({ stopReason: 1 }), 0);
+    expect(decidedByCallbacks(s)).toBe('aborted');
+  });
+
+  it("routes on Event: ZEGO's stop example says Status TranscodeStarted", () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, stop({ status: 'TranscodeStarted', sequence: 0 }), 0);
+    expect(s.stop).not.toBeNull();
+    expect(decidedByCallbacks(s)).toBe('stopped');
+  });
+
+  it('counts each distinct callback once and every delivery', () => {
+    const s = fresh();
+    expect(applyCallback(s, start(), 0)).toBe('applied');
+    expect(applyCallback(s, start({ nonce: 'resigned', timestamp: String(T0 + 3) }), 0)).toBe('duplicate');
+    expect(applyCallback(s, start(), 0)).toBe('duplicate');
+    expect(s.events).toHaveLength(1);
+    expect(s.events[0].deliveries).toBe(3);
+    expect(s.start?.timestamp).toBe(String(T0));
+  });
+
+  it('an update opens a billing segment and changes the outputs', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, update(1, T0 + 300), 0);
+    applyCallback(s, stop({ sequence: 2 }), 0);
+    s.outcome = decidedByCallbacks(s);
+    expect(toDocument(s, 'r', false).outputs).toEqual(FHD);
+    expect(billingSegments(s).map((x) => [x.fromMs, x.outputs])).toEqual([
+      [T0 * 1000, HD],
+      [(T0 + 300) * 1000, FHD],
+    ]);
+    expect(billingEndMs(s)).toBe((T0 + 600) * 1000);
+  });
+
+  it('an update before its start is kept and clamped to the start', () => {
+    const s = fresh();
+    applyCallback(s, update(1, T0 - 5), 0);
+    expect(statusOf(s)).toBe('awaiting_start');
+    applyCallback(s, start(), 0);
+    expect(statusOf(s)).toBe('running');
+    expect(billingSegments(s).map((x) => x.fromMs)).toEqual([T0 * 1000, T0 * 1000]);
+  });
+
+  it('an update without outputs changes nothing billable', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, start({ sequence: 1, status: 'TranscodeUpdated', outputs: undefined }), 0);
+    expect(s.segments).toHaveLength(1);
+  });
+
+  it('a start with a higher Sequence after the stop belongs to the next lifecycle', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, stop(), 0);
+    const next = start({ sequence: 5, nonce: 'n5' });
+    expect(applyCallback(s, next, 0)).toBe('next_lifecycle');
+    expect(applyCallback(s, { ...next, nonce: 'again' }, 0)).toBe('duplicate');
+    expect(s.nextLifecycle).toHaveLength(1);
+    expect(s.events).toHaveLength(2);
+  });
+
+  it('after the outcome, a late callback of this lifecycle is history only', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, stop({ sequence: 3 }), 0);
+    s.outcome = 'stopped';
+    expect(applyCallback(s, update(2, T0 + 100), 0)).toBe('applied');
+    expect(s.segments).toHaveLength(1);
+    expect(s.events).toHaveLength(3);
+    expect(s.maxSequence).toBe(3);
+    expect(applyCallback(s, stop({ sequence: 9, nonce: 'x' }), 0)).toBe('next_lifecycle');
+  });
+
+  it('a stale outcome bills up to the stale deadline', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    s.outcome = 'stale';
+    s.staleAtMs = T0 * 1000 + 86_400_000;
+    expect(billingEndMs(s)).toBe(T0 * 1000 + 86_400_000);
+    expect(statusOf(s)).toBe('stale');
+  });
+
+  it('millisecond timestamps are read as milliseconds', () => {
+    const s = fresh();
+    applyCallback(s, start({ timestamp: String(T0 * 1000) }), 0);
+    applyCallback(s, stop({ timestamp: String((T0 + 61) * 1000) }), 0);
+    expect(toDocument(s, 'r', false).durationSeconds).toBe(61);
+  });
+
+  it('callbackKey is (Event, Sequence, Status)', () => {
+    expect(callbackKey(start())).toBe('transcode_start:0:TranscodeStarted');
+    expect(callbackKey(stop())).toBe('transcode_stop:1:TranscodeStopped');
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * Names shared by the lifecycle workflow and its clients (HTTP server, CLI, tests).
+ * Pure: safe to import from workflow code and from Node alike.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { TranscodeCallback, TranscodeInput, TranscodeOutput } from '../src/zego/types';
+import type { BillingLine } from '../src/zego/billing-types';
+
+export const LIFECYCLE_WORKFLOW_TYPE = 'transcodeLifecycle';
+export const WORKFLOW_ID_PREFIX = 'zego-transcode';
+
+/** One workflow ID per (Appid, TaskId); a new lifecycle of the same task is a new run of it. */
+export function lifecycleWorkflowId(appId: string, taskId: string): string {
+  return `${WORKFLOW_ID_PREFIX}:${appId}:${taskId}`;
+}
+
+/** Custom search attributes; the worker registers them at start-up, the workflow keeps them current. */
+export const searchAttributes = {
+  appId: defineSearchAttributeKey('ZegoAppId', SearchAttributeType.KEYWORD),
+  taskId: defineSearchAttributeKey('ZegoTaskId', SearchAttributeType.KEYWORD),
+  userId: defineSearchAttributeKey('ZegoUserId', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('ZegoTaskStatus', SearchAttributeType.KEYWORD),
+} as const;
+
+export type LifecycleStatus = 'awaiting_start' | 'running' | 'stopped' | 'aborted' | 'orphaned' | 'stale';
+export const LIFECYCLE_STATUSES: readonly LifecycleStatus[] = [
+  'awaiting_start',
+  'running',
+  'stopped',
+  'aborted',
+  'orphaned',
+  'stale',
+];
+
+export type AlertKind = 'abnormal_stop' | 'orphaned_stop' | 'stale_task';
+
+/** What the HTTP server signals: the validated callback plus when this delivery reached us. */
+export interface CallbackSignalPayload extends TranscodeCallback {
+  /** ISO time the HTTP server received this delivery. */
+  receivedAt: string;
+}
+
+export interface LifecycleSettings {
+  lingerMs: number;
+  orphanGraceMs: number;
+  maxTaskDurationMs: number;
+  /** Continue-as-new once this many history events have accumulated (Temporal also suggests it). */
+  continueAsNewAfterEvents: number;
+}
+
+export interface EventRecord {
+  event: TranscodeCallback['event'];
+  status: string;
+  sequence: number;
+  timestamp: string;
+  receivedAt: string;
+  deliveries: number;
+  stopReason?: number;
+}
+
+export interface AlertRecord {
+  kind: AlertKind;
+  at: string;
+  message: string;
+  /** Idempotency key shared by the ledger row and the webhook POST. */
+  key: string;
+  delivery?: 'pending' | 'delivered' | 'failed' | 'not_configured';
+}
+
+export interface BillingDocument {
+  status: 'pending' | 'finalized' | 'not_billable';
+  billableSeconds?: number;
+  billableMinutes?: number;
+  lines?: BillingLine[];
+  currency?: 'CNY';
+  totalCost?: number;
+  finalizedAt?: string;
+}
+
+/** The contract's state document, returned by the `state` query and as the workflow result. */
+export interface LifecycleStateDocument {
+  appId: string;
+  taskId: string;
+  userId: string;
+  workflowId: string;
+  runId: string;
+  /** Stable across continue-as-new; keys the ledger rows of this lifecycle. */
+  lifecycleId: string;
+  status: LifecycleStatus;
+  startedAt: string | null;
+  stoppedAt: string | null;
+  durationSeconds: number | null;
+  stopReason: number | null;
+  input: TranscodeInput | null;
+  outputs: TranscodeOutput[];
+  events: EventRecord[];
+  billing: BillingDocument;
+  alerts: AlertRecord[];
+  cleanup: { status: 'pending' | 'done' | 'not_needed' };
+  /** Highest `Sequence` seen in this lifecycle (decides whether a later start begins a new one). */
+  maxSequence: number;
+  closed: boolean;
+}
+
+export const callbackSignal = defineSignal<[CallbackSignalPayload]>('zegoCallback');
+export const stateQuery = defineQuery<LifecycleStateDocument>('state');
+
+/** Memo keys the workflow keeps current, readable through DescribeWorkflowExecution after close. */
+export const MEMO_MAX_SEQUENCE = 'maxSequence';

@@ -1,0 +1,293 @@
+/**
+ * One transcoding task's lifecycle: collect callbacks in any order until the outcome is decided
+ * (a stop with its start, or a timer), settle it through activities (cleanup, billing, alerts, in
+ * parallel), then linger to absorb late and repeated deliveries before closing.
+ */
+import {
+  ActivityFailure,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { LifecycleActivities } from '../activities';
+import {
+  callbackSignal,
+  MEMO_MAX_SEQUENCE,
+  searchAttributes,
+  stateQuery,
+  type AlertKind,
+  type AlertRecord,
+  type CallbackSignalPayload,
+  type LifecycleSettings,
+  type LifecycleStateDocument,
+} from './definitions';
+import {
+  applyCallback,
+  billingEndMs,
+  billingSegments,
+  currentOutputs,
+  decidedByCallbacks,
+  initialState,
+  statusOf,
+  toDocument,
+  type LifecycleState,
+  type Outcome,
+} from './state';
+
+export interface LifecycleInput {
+  appId: string;
+  taskId: string;
+  settings: LifecycleSettings;
+  /** Callbacks that open this lifecycle (they arrived at the end of the previous one). */
+  opening?: CallbackSignalPayload[];
+  /** The same lifecycle carried over continue-as-new. */
+  carried?: { state: LifecycleState; registered: boolean; settled: boolean; lingerUntilMs: number | null };
+}
+
+// Side effects that must eventually happen (ledger, registry): retried until the database is back.
+const durable: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+};
+// An alert receiver may be down for good: bounded retries (about 40 min), then recorded as failed.
+const alertDelivery: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 12 },
+};
+
+const act = proxyActivities<LifecycleActivities>(durable);
+const delivery = proxyActivities<LifecycleActivities>(alertDelivery);
+
+const ALERT_FOR: Partial<Record<Outcome, AlertKind>> = {
+  aborted: 'abnormal_stop',
+  orphaned: 'orphaned_stop',
+  stale: 'stale_task',
+};
+
+export async function transcodeLifecycle(input: LifecycleInput): Promise<LifecycleStateDocument> {
+  const { settings } = input;
+  const info = workflowInfo();
+  const state =
+    input.carried?.state ??
+    initialState({
+      appId: input.appId,
+      taskId: input.taskId,
+      workflowId: info.workflowId,
+      lifecycleId: `${info.workflowId}:${info.runId}`,
+    });
+  let registered = input.carried?.registered ?? false;
+  let settled = input.carried?.settled ?? false;
+  let lingerUntilMs = input.carried?.lingerUntilMs ?? null;
+  let revision = 0;
+
+  const visible: Record<string, string> = {};
+  const syncVisibility = () => {
+    const wanted: [keyof typeof searchAttributes, string][] = [
+      ['appId', state.appId],
+      ['taskId', state.taskId],
+      ['userId', state.userId],
+      ['status', statusOf(state)],
+    ];
+    const changed = wanted.filter(([name, value]) => value !== '' && visible[name] !== value);
+    if (!changed.length) return;
+    upsertSearchAttributes(changed.map(([name, value]) => ({ key: searchAttributes[name], value })));
+    for (const [name, value] of changed) visible[name] = value;
+  };
+
+  setHandler(stateQuery, () => toDocument(state, workflowInfo().runId, false));
+  setHandler(callbackSignal, (payload) => {
+    if (applyCallback(state, payload, Date.now()) === 'applied') revision += 1;
+    syncVisibility();
+  });
+  for (const payload of input.opening ?? []) applyCallback(state, payload, Date.now());
+  syncVisibility();
+
+  const historyIsLong = () =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > settings.continueAsNewAfterEvents;
+  const carryOver = () =>
+    continueAsNew<typeof transcodeLifecycle>({
+      appId: input.appId,
+      taskId: input.taskId,
+      settings,
+      carried: { state, registered, settled, lingerUntilMs },
+    });
+
+  // 1. Collect callbacks until the outcome is decided.
+  while (state.outcome === null) {
+    if (state.start !== null && !registered) {
+      await act.registerActiveTask({
+        appId: state.appId,
+        taskId: state.taskId,
+        userId: state.userId,
+        workflowId: state.workflowId,
+        lifecycleId: state.lifecycleId,
+        startedAt: new Date(state.start.ms).toISOString(),
+        input: state.input,
+        outputs: currentOutputs(state),
+      });
+      registered = true;
+      continue;
+    }
+    const decided = decidedByCallbacks(state);
+    if (decided !== null) {
+      state.outcome = decided;
+      break;
+    }
+    if (historyIsLong()) await carryOver();
+
+    let deadlineMs = Number.POSITIVE_INFINITY;
+    let onTimeout: Outcome = 'stale';
+    if (state.stop !== null && state.stopReceivedAtMs !== null) {
+      deadlineMs = state.stopReceivedAtMs + settings.orphanGraceMs;
+      onTimeout = 'orphaned';
+    } else if (state.firstActiveMs !== null) {
+      deadlineMs = state.firstActiveMs + settings.maxTaskDurationMs;
+    }
+    const seen = revision;
+    const remaining = deadlineMs - Date.now();
+    const wake = () => revision !== seen || historyIsLong();
+    let woke = remaining > 0;
+    if (woke && Number.isFinite(remaining)) woke = await condition(wake, remaining);
+    else if (woke) await condition(wake);
+    if (!woke) {
+      state.outcome = onTimeout;
+      if (onTimeout === 'stale') state.staleAtMs = deadlineMs;
+    }
+  }
+  syncVisibility();
+
+  // 2. Settle: each effect on its own, none waiting for another.
+  if (!settled) {
+    await Promise.all([cleanup(state, registered), finalizeBilling(state), raiseAlert(state)]);
+    settled = true;
+  }
+
+  // 3. Linger: absorb late and repeated deliveries; a newer start opens the next lifecycle.
+  lingerUntilMs ??= Date.now() + settings.lingerMs;
+  for (;;) {
+    if (state.nextLifecycle.length > 0) {
+      await continueAsNew<typeof transcodeLifecycle>({
+        appId: input.appId,
+        taskId: input.taskId,
+        settings,
+        opening: state.nextLifecycle,
+      });
+    }
+    if (historyIsLong()) await carryOver();
+    const remaining = lingerUntilMs - Date.now();
+    if (remaining <= 0) break;
+    await condition(() => state.nextLifecycle.length > 0 || historyIsLong(), remaining);
+  }
+  // Read by the HTTP server after close to tell a late duplicate from a new lifecycle.
+  upsertMemo({ [MEMO_MAX_SEQUENCE]: state.maxSequence });
+  return toDocument(state, workflowInfo().runId, true);
+}
+
+async function cleanup(state: LifecycleState, registered: boolean): Promise<void> {
+  if (!registered) {
+    state.cleanup = { status: 'not_needed' };
+    return;
+  }
+  try {
+    await act.cleanupTask({ appId: state.appId, taskId: state.taskId, lifecycleId: state.lifecycleId });
+    state.cleanup = { status: 'done' };
+  } catch (err) {
+    log.error('cleanup failed', { lifecycleId: state.lifecycleId, error: describe(err) });
+  }
+}
+
+async function finalizeBilling(state: LifecycleState): Promise<void> {
+  const billable = state.start !== null && state.outcome !== 'orphaned';
+  try {
+    const record = await act.finalizeBilling({
+      lifecycleId: state.lifecycleId,
+      workflowId: state.workflowId,
+      appId: state.appId,
+      taskId: state.taskId,
+      userId: state.userId,
+      billable,
+      startedAt: state.start ? new Date(state.start.ms).toISOString() : null,
+      stoppedAt: billingEndMs(state) !== null ? new Date(billingEndMs(state) as number).toISOString() : null,
+      segments: billable ? billingSegments(state) : [],
+      endMs: billable ? billingEndMs(state) : null,
+    });
+    state.billing = {
+      status: record.status,
+      billableSeconds: record.billableSeconds,
+      billableMinutes: record.billableMinutes,
+      lines: record.lines,
+      currency: record.currency,
+      totalCost: record.totalCost,
+      finalizedAt: record.finalizedAt,
+    };
+  } catch (err) {
+    log.error('billing finalization failed', { lifecycleId: state.lifecycleId, error: describe(err) });
+  }
+}
+
+function alertMessage(state: LifecycleState, kind: AlertKind): { reason: string; occurredMs: number } {
+  switch (kind) {
+    case 'abnormal_stop':
+      return {
+        reason: `ZEGO stopped the task after an exception (StopReason ${state.stop?.stopReason})`,
+        occurredMs: state.stop?.ms ?? Date.now(),
+      };
+    case 'orphaned_stop':
+      return {
+        reason: 'transcode_stop arrived but its transcode_start never did within ORPHAN_STOP_GRACE',
+        occurredMs: Date.now(),
+      };
+    case 'stale_task':
+      return {
+        reason: 'no transcode_stop within MAX_TASK_DURATION of the task becoming active',
+        occurredMs: state.staleAtMs ?? Date.now(),
+      };
+  }
+}
+
+async function raiseAlert(state: LifecycleState): Promise<void> {
+  const kind = state.outcome ? ALERT_FOR[state.outcome] : undefined;
+  if (!kind) return;
+  const { reason, occurredMs } = alertMessage(state, kind);
+  const key = `${state.lifecycleId}:${kind}`;
+  const record: AlertRecord = {
+    kind,
+    at: new Date(occurredMs).toISOString(),
+    message: reason,
+    key,
+    delivery: 'pending',
+  };
+  state.alerts.push(record);
+  try {
+    const stored = await act.recordAlert({
+      key,
+      kind,
+      appId: state.appId,
+      taskId: state.taskId,
+      userId: state.userId,
+      workflowId: state.workflowId,
+      lifecycleId: state.lifecycleId,
+      reason,
+      occurredAt: record.at,
+      details: { sequence: state.maxSequence, stopReason: state.stop?.stopReason ?? null },
+    });
+    record.delivery = stored.delivery;
+    if (stored.delivery !== 'not_configured') {
+      record.delivery = (await delivery.deliverAlert({ key })).delivery;
+    }
+  } catch (err) {
+    record.delivery = 'failed';
+    log.error('alert delivery failed', { key, error: describe(err) });
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
