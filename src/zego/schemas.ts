@@ -1,0 +1,273 @@
+/**
+ * zod schemas for `transcode_start` and `transcode_stop` over the decoded (lowercased) callback object.
+ *
+ * Deliberately tolerant of what ZEGO's docs get wrong or leave open (shared doc §9): every scalar may be a
+ * string or a number, `Status` is only recorded (the stop example says `TranscodeStarted`), unknown keys
+ * and unknown Status values pass, every Details sub-field is optional. Strict only where the service
+ * cannot work without a value: Appid, TaskId, Timestamp, Nonce, Signature, and integer Sequence/StopReason.
+ * Errors name every broken field in ZEGO's own spelling, e.g. `Details.Outputs[0].Width`.
+ */
+import { z } from 'zod';
+import { decodeJsonText, isDecodedObject, JsonNumber, scalarText, type DecodedObject } from './decode';
+import type { TranscodeCallback, TranscodeEventName, TranscodeInput, TranscodeOutput } from './types';
+
+export interface FieldError {
+  /** ZEGO's field name, with a path for nested fields: `Sequence`, `Details.Outputs[0].Width`. */
+  field: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; callback: TranscodeCallback } | { ok: false; errors: FieldError[] };
+
+/** Lowercased key → ZEGO's spelling, for error paths and for the Details objects we hand on. */
+const ZEGO_NAMES: Readonly<Record<string, string>> = {
+  event: 'Event',
+  appid: 'Appid',
+  timestamp: 'Timestamp',
+  nonce: 'Nonce',
+  signature: 'Signature',
+  taskid: 'TaskId',
+  userid: 'UserId',
+  sequence: 'Sequence',
+  status: 'Status',
+  stopreason: 'StopReason',
+  details: 'Details',
+  input: 'Input',
+  outputs: 'Outputs',
+  streamid: 'StreamId',
+  streamurl: 'StreamUrl',
+  videoencid: 'VideoEncId',
+  videobitrate: 'VideoBitrate',
+  shortedgeadaption: 'ShortEdgeAdaption',
+  fps: 'Fps',
+  width: 'Width',
+  height: 'Height',
+  gop: 'GOP',
+};
+
+type Check<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/** One field checked by a plain function, so every message is ours and says what was received. */
+function field<T>(check: (value: unknown) => Check<T>) {
+  return z
+    .unknown()
+    .optional()
+    .transform((value, ctx): T => {
+      const result = check(value);
+      if (result.ok) return result.value;
+      ctx.addIssue({ code: 'custom', message: result.message });
+      return z.NEVER;
+    });
+}
+
+/** JSON null and an empty form value mean "not sent". */
+function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+function requiredText(value: unknown): Check<string> {
+  if (isAbsent(value)) return { ok: false, message: 'is required' };
+  const text = scalarText(value);
+  return text === undefined
+    ? { ok: false, message: `must be a string, got ${received(value)}` }
+    : { ok: true, value: text };
+}
+
+function optionalText(value: unknown): Check<string | undefined> {
+  if (isAbsent(value)) return { ok: true, value: undefined };
+  return requiredText(value);
+}
+
+const NUMERIC_TEXT = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** An integer sent as a JSON number or as numeric text ("0", "1280"); `1e3` and `5.0` are integers too. */
+function integer(opts: { min?: number }) {
+  const expected = opts.min === 0 ? 'a non-negative integer' : 'an integer';
+  return (value: unknown): Check<number | undefined> => {
+    if (isAbsent(value)) return { ok: true, value: undefined };
+    const text = scalarText(value);
+    if (text === undefined || !NUMERIC_TEXT.test(text)) {
+      return { ok: false, message: `must be ${expected}, got ${received(value)}` };
+    }
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || (opts.min !== undefined && n < opts.min)) {
+      return { ok: false, message: `must be ${expected}, got ${received(value)}` };
+    }
+    return { ok: true, value: n === 0 ? 0 : n }; // no -0
+  };
+}
+
+function withDefault<T>(check: (value: unknown) => Check<T | undefined>, fallback: T) {
+  return (value: unknown): Check<T> => {
+    const result = check(value);
+    return result.ok ? { ok: true, value: result.value ?? fallback } : result;
+  };
+}
+
+/** Routing is case-insensitive, so the schema accepts the same spellings the router does. */
+function eventNamed(name: TranscodeEventName) {
+  return (value: unknown): Check<TranscodeEventName> => {
+    const text = requiredText(value);
+    if (!text.ok) return text;
+    return text.value.trim().toLowerCase() === name
+      ? { ok: true, value: name }
+      : { ok: false, message: `must be "${name}", got ${received(value)}` };
+  };
+}
+
+/**
+ * A nested object that may be absent, and may arrive as a JSON string (form bodies, or a sender that
+ * double-encodes). A string that is not valid JSON is reported as not an object.
+ */
+function optionalObject<S extends z.core.$ZodLooseShape>(shape: S) {
+  return z.preprocess(
+    (value) => (isAbsent(value) ? undefined : typeof value === 'string' ? jsonOrSelf(value) : value),
+    z
+      .custom<Record<string, unknown> | undefined>(
+        (value) => value === undefined || isDecodedObject(value),
+        'must be an object',
+      )
+      .pipe(z.object(shape).optional()),
+  );
+}
+
+/** Outputs is documented as an array; a lone object is read as a one-element list. */
+function optionalArrayOf<T extends z.ZodType>(item: T) {
+  return z.preprocess(
+    (value) => {
+      if (isAbsent(value)) return undefined;
+      const parsed = typeof value === 'string' ? jsonOrSelf(value) : value;
+      return isDecodedObject(parsed) ? [parsed] : parsed;
+    },
+    z
+      .custom<unknown[] | undefined>(
+        (value) => value === undefined || Array.isArray(value),
+        'must be an array',
+      )
+      .pipe(z.array(item).optional()),
+  );
+}
+
+function jsonOrSelf(text: string): unknown {
+  const parsed = decodeJsonText(text.trim());
+  return parsed.ok ? parsed.value : text;
+}
+
+const uint = field(integer({ min: 0 }));
+const text = field(optionalText);
+
+const inputShape = { streamid: text, streamurl: text };
+
+const outputShape = {
+  streamid: text,
+  streamurl: text,
+  videoencid: uint,
+  videobitrate: uint,
+  shortedgeadaption: uint,
+  fps: uint,
+  width: uint,
+  height: uint,
+  gop: uint,
+};
+
+const outputItem = z
+  .custom<Record<string, unknown>>(isDecodedObject, 'must be an object')
+  .pipe(z.object(outputShape));
+
+const detailsShape = {
+  input: optionalObject(inputShape),
+  outputs: optionalArrayOf(outputItem),
+};
+
+/** Fields both events share, in the order ZEGO's tables list them (so errors come out in that order). */
+function commonShape(name: TranscodeEventName) {
+  return {
+    event: field(eventNamed(name)),
+    appid: field(requiredText),
+    timestamp: field(requiredText),
+    nonce: field(requiredText),
+    signature: field(requiredText),
+    taskid: field(requiredText),
+    userid: field(withDefault(optionalText, '')),
+    sequence: field(withDefault(integer({ min: 0 }), 0)),
+    status: field(withDefault(optionalText, '')),
+  };
+}
+
+export const transcodeStartSchema = z
+  .object({ ...commonShape('transcode_start'), details: optionalObject(detailsShape) })
+  .transform((cb): TranscodeCallback => {
+    const callback = baseCallback(cb);
+    const input = cb.details?.input && toZegoCasing<TranscodeInput>(cb.details.input);
+    const outputs = cb.details?.outputs?.map((o) => toZegoCasing<TranscodeOutput>(o));
+    if (input) callback.input = input;
+    if (outputs) callback.outputs = outputs;
+    return callback;
+  });
+
+/** No Details are documented for stop, so any that arrive are ignored rather than validated. */
+export const transcodeStopSchema = z
+  .object({ ...commonShape('transcode_stop'), stopreason: field(withDefault(integer({}), 0)) })
+  .transform((cb): TranscodeCallback => ({ ...baseCallback(cb), stopReason: cb.stopreason }));
+
+type CommonFields = z.output<ReturnType<typeof z.object<ReturnType<typeof commonShape>>>>;
+
+function baseCallback(cb: CommonFields): TranscodeCallback {
+  return {
+    event: cb.event,
+    appId: cb.appid,
+    taskId: cb.taskid,
+    userId: cb.userid,
+    sequence: cb.sequence,
+    status: cb.status,
+    timestamp: cb.timestamp,
+    nonce: cb.nonce,
+  };
+}
+
+/** Back to ZEGO's casing (StreamId, VideoEncId, GOP…), leaving out fields that were not sent. */
+function toZegoCasing<T>(fields: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (value !== undefined) out[ZEGO_NAMES[key] ?? key] = value;
+  }
+  return out as T;
+}
+
+/** Validates a decoded callback as the given event. Never throws. */
+export function parseTranscodeCallback(event: TranscodeEventName, decoded: DecodedObject): ParseResult {
+  const schema = event === 'transcode_start' ? transcodeStartSchema : transcodeStopSchema;
+  const result = schema.safeParse(decoded);
+  if (result.success) return { ok: true, callback: result.data };
+  return {
+    ok: false,
+    errors: result.error.issues.map((issue) => ({
+      field: zegoFieldPath(issue.path),
+      message: issue.message,
+    })),
+  };
+}
+
+/** ['details', 'outputs', 0, 'width'] → 'Details.Outputs[0].Width'. */
+export function zegoFieldPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += `${out ? '.' : ''}${ZEGO_NAMES[String(part)] ?? String(part)}`;
+  }
+  return out;
+}
+
+/** What was received, short and safe to return to the caller (the body is already signed by ZEGO). */
+function received(value: unknown): string {
+  if (value instanceof JsonNumber) return clip(value.text);
+  if (typeof value === 'string') return JSON.stringify(clip(value));
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}

@@ -1,0 +1,144 @@
+/**
+ * Builds correctly signed ZEGO transcoding callbacks for tests (like stripe's generateTestHeaderString).
+ *
+ *   const cb = transcodeStart({ TaskId: 'task-1' }, { secret, timestamp: '1700000000' });
+ *   const { body, contentType } = encodeCallback(cb, 'form');
+ *   await fetch(url, { method: 'POST', body, headers: { 'content-type': contentType } });
+ *
+ * Bodies use ZEGO's own field names (Event, Appid, Timestamp, Nonce, Signature, TaskId, UserId, Sequence,
+ * Status, StopReason, Details{Input,Outputs}). An override set to `undefined` removes that field (also
+ * Timestamp/Nonce/Signature); Timestamp/Nonce given as overrides are signed; a Signature override replaces
+ * the computed one.
+ */
+import { randomInt } from 'node:crypto';
+import { stringify } from 'lossless-json';
+import { computeCallbackSignature } from '../../src/zego/signature';
+
+export const TEST_CALLBACK_SECRET = 'test-callback-secret';
+
+/** A callback body as ZEGO would send it, before encoding. */
+export type ZegoCallbackBody = Record<string, unknown>;
+
+export interface SignOptions {
+  /** Default TEST_CALLBACK_SECRET. */
+  secret?: string;
+  /** Sent as given (a number stays a JSON number) and signed as its decimal text. Default: now, seconds. */
+  timestamp?: string | number;
+  /** Sent and signed like `timestamp`; a bigint becomes a JSON number with every digit. Default: 19 random digits. */
+  nonce?: string | number | bigint;
+  /** Overrides the computed signature (to send a wrong one). */
+  signature?: string;
+  /** Clock for the default timestamp, epoch ms. Default Date.now. */
+  now?: () => number;
+}
+
+export type BodyForm = 'json' | 'urlencoded-json' | 'form' | 'form-lowercase';
+
+/** A signed `transcode_start` (Status TranscodeStarted, one 1280×720 output unless overridden). */
+export function transcodeStart(overrides: ZegoCallbackBody = {}, sign: SignOptions = {}): ZegoCallbackBody {
+  return build(
+    {
+      Event: 'transcode_start',
+      Status: 'TranscodeStarted',
+      Details: {
+        Input: { StreamId: 'input-stream' },
+        Outputs: [
+          {
+            StreamId: 'output-stream',
+            VideoEncId: 0,
+            Fps: 0,
+            ShortEdgeAdaption: 0,
+            Width: 1280,
+            Height: 720,
+            VideoBitrate: 0,
+            GOP: 2,
+          },
+        ],
+      },
+    },
+    overrides,
+    sign,
+  );
+}
+
+/** A signed `transcode_stop` (Status TranscodeStopped, StopReason 0 unless overridden). */
+export function transcodeStop(overrides: ZegoCallbackBody = {}, sign: SignOptions = {}): ZegoCallbackBody {
+  return build({ Event: 'transcode_stop', Status: 'TranscodeStopped', StopReason: 0 }, overrides, sign);
+}
+
+/** (Re)signs any body: sets Timestamp, Nonce and Signature; other fields are kept as they are. */
+export function signCallback(body: ZegoCallbackBody, sign: SignOptions = {}): ZegoCallbackBody {
+  const timestamp = sign.timestamp ?? String(Math.floor((sign.now ?? Date.now)() / 1000));
+  const nonce = sign.nonce ?? randomNonce();
+  const signature =
+    sign.signature ??
+    computeCallbackSignature(sign.secret ?? TEST_CALLBACK_SECRET, String(timestamp), String(nonce));
+  return { ...body, Timestamp: timestamp, Nonce: nonce, Signature: signature };
+}
+
+/**
+ * Encodes a body the ways ZEGO may send it:
+ * - `json`: JSON, `application/json` (bigints are written as JSON numbers with every digit);
+ * - `urlencoded-json`: the whole JSON percent-encoded (encodeURIComponent), `application/x-www-form-urlencoded`;
+ * - `form`: form fields with ZEGO's key casing, objects (Details) as JSON strings;
+ * - `form-lowercase`: the same with lowercased keys, as ZEGO's PHP/Java samples read them.
+ */
+export function encodeCallback(
+  obj: ZegoCallbackBody,
+  form: BodyForm = 'json',
+): { body: string; contentType: string } {
+  const json = stringify(obj) ?? 'null';
+  switch (form) {
+    case 'json':
+      return { body: json, contentType: 'application/json' };
+    case 'urlencoded-json':
+      return { body: encodeURIComponent(json), contentType: 'application/x-www-form-urlencoded' };
+    case 'form':
+    case 'form-lowercase': {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(obj)) {
+        if (value === undefined) continue;
+        params.append(form === 'form' ? key : key.toLowerCase(), formText(value));
+      }
+      return { body: params.toString(), contentType: 'application/x-www-form-urlencoded' };
+    }
+  }
+}
+
+function build(defaults: ZegoCallbackBody, overrides: ZegoCallbackBody, sign: SignOptions): ZegoCallbackBody {
+  // ZEGO's documented field order, so a JSON body looks like the doc's example.
+  const body: ZegoCallbackBody = {
+    Event: defaults.Event,
+    Appid: '111111',
+    Timestamp: undefined,
+    Nonce: undefined,
+    Signature: undefined,
+    TaskId: `task-${randomInt(1e9)}`,
+    UserId: 'user-1',
+    Sequence: 0,
+    ...defaults,
+    ...overrides,
+  };
+  const signed = signCallback(body, {
+    ...sign,
+    timestamp: sign.timestamp ?? (overrides.Timestamp as string | number | undefined),
+    nonce: sign.nonce ?? (overrides.Nonce as string | number | bigint | undefined),
+  });
+  // An explicit Signature override wins; an override set to undefined removes the field, signed ones too.
+  if ('Signature' in overrides) signed.Signature = overrides.Signature;
+  for (const [key, value] of Object.entries(overrides)) if (value === undefined) delete signed[key];
+  return signed;
+}
+
+function formText(value: unknown): string {
+  if (value === null) return '';
+  if (typeof value === 'object') return stringify(value) ?? '';
+  return String(value);
+}
+
+/** 19 digits, like the nonces ZEGO sends (e.g. 7257784982359218206). */
+function randomNonce(): string {
+  let digits = String(randomInt(1, 10));
+  while (digits.length < 19) digits += String(randomInt(0, 10));
+  return digits;
+}
