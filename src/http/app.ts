@@ -1,0 +1,81 @@
+/**
+ * The HTTP server: ZEGO callbacks, task queries, health and metrics. Knows nothing of Temporal
+ * (only the LifecycleGateway port) and reads no environment: everything arrives in `deps`.
+ */
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import type { Logger } from '../logger';
+import type { NonceStore } from '../store/types';
+import { callbackRouter } from './callback-route';
+import { finalErrorHandler, notFound, setRequestContext } from './errors';
+import { healthRouter } from './health-routes';
+import type { HttpMetrics } from './metrics';
+import type { LifecycleGateway } from './ports';
+import { taskRouter } from './task-routes';
+
+export interface AppDeps {
+  gateway: LifecycleGateway;
+  nonces: NonceStore;
+  logger: Logger;
+  metrics: HttpMetrics;
+  /** Accepted CallbackSecrets (any verifies). */
+  secrets: readonly string[];
+  /** Accepted distance between a callback's Timestamp and now, both directions. */
+  maxSkewMs: number;
+  /** Clock (epoch ms) for freshness checks and `receivedAt`; default Date.now. */
+  now?: () => number;
+  /**
+   * Optional backstop over nonce binding + hand-off of one callback: past it the answer is 503.
+   * The gateway enforces HANDOFF_TIMEOUT itself; pass a little more than it here.
+   */
+  handoffTimeoutMs?: number;
+}
+
+const REQUEST_ID_HEADER = 'X-Request-Id';
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+/** Routes polled by probes and scrapers: logged at debug, not info. */
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+export function createApp(deps: AppDeps): express.Application {
+  const { logger, metrics } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // Request id, child logger, access log and duration histogram.
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const incoming = req.get(REQUEST_ID_HEADER);
+    const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.set(REQUEST_ID_HEADER, requestId);
+    setRequestContext(res, requestId, logger.child({ requestId }));
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics.httpRequestDuration.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        seconds,
+      );
+      const log = (res.locals.log as Logger | undefined) ?? logger;
+      const level = QUIET_ROUTES.has(route) && res.statusCode < 500 ? 'debug' : 'info';
+      log[level](
+        {
+          method: req.method,
+          path: req.path,
+          route,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
+        'request completed',
+      );
+    });
+    next();
+  });
+
+  app.use(callbackRouter(deps));
+  app.use(taskRouter(deps));
+  app.use(healthRouter(deps));
+  app.use(notFound);
+  app.use(finalErrorHandler);
+  return app;
+}
