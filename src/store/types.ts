@@ -58,6 +58,7 @@ export interface StoredAlert extends AlertEntry {
 
 export interface AlertLog {
   record(alert: AlertEntry): Promise<{ alert: StoredAlert; inserted: boolean }>;
+  get(key: string): Promise<StoredAlert | null>;
   markDelivery(key: string, delivery: StoredAlert['delivery'], error?: string): Promise<void>;
   list(filter?: { appId?: string; taskId?: string; kind?: string }): Promise<StoredAlert[]>;
 }
