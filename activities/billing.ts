@@ -1,0 +1,119 @@
+/** Billing finalization: computes a lifecycle's charge and writes it to the ledger exactly once. */
+import { ApplicationFailure } from '@temporalio/common';
+import { computeBilling, type BillingSegment } from '../src/zego/billing';
+import type { BillingResult } from '../src/zego/billing-types';
+import type { BillingRecord } from '../src/store/types';
+import type { ActivityDeps } from './index';
+
+export const BillingErrorType = {
+  InvalidBillingInput: 'InvalidBillingInput',
+  BillingComputationFailed: 'BillingComputationFailed',
+} as const;
+
+export interface FinalizeBillingInput {
+  lifecycleId: string;
+  workflowId: string;
+  appId: string;
+  taskId: string;
+  userId: string;
+  /** False when no start was ever seen: the record is written with status 'not_billable' and zero totals. */
+  billable: boolean;
+  startedAt: string | null;
+  stoppedAt: string | null;
+  segments: BillingSegment[];
+  /** Epoch ms the billed period ends (the stop's timestamp); required when billable. */
+  endMs: number | null;
+}
+
+const ZERO: BillingResult = {
+  billableSeconds: 0,
+  billableMinutes: 0,
+  lines: [],
+  currency: 'CNY',
+  totalCost: 0,
+};
+
+export function createBillingActivities(
+  deps: Pick<ActivityDeps, 'db' | 'prices' | 'unknownResolutionTier' | 'logger'>,
+) {
+  const { db, prices, unknownResolutionTier, logger } = deps;
+
+  function compute(input: FinalizeBillingInput): BillingResult {
+    if (!input.billable) return ZERO;
+    if (typeof input.endMs !== 'number' || !Number.isFinite(input.endMs)) {
+      throw ApplicationFailure.nonRetryable(
+        `billable lifecycle ${input.lifecycleId} has no valid endMs (${String(input.endMs)})`,
+        BillingErrorType.InvalidBillingInput,
+      );
+    }
+    if (!Array.isArray(input.segments)) {
+      throw ApplicationFailure.nonRetryable(
+        `billable lifecycle ${input.lifecycleId} has no segments array`,
+        BillingErrorType.InvalidBillingInput,
+      );
+    }
+    try {
+      return computeBilling(input.segments, input.endMs, prices, { unknownResolutionTier });
+    } catch (err) {
+      // computeBilling is pure: the same input fails the same way on every retry.
+      throw ApplicationFailure.create({
+        message: `billing computation failed for lifecycle ${input.lifecycleId}: ${errorMessage(err)}`,
+        type: BillingErrorType.BillingComputationFailed,
+        nonRetryable: true,
+        cause: err instanceof Error ? err : undefined,
+      });
+    }
+  }
+
+  /**
+   * Finalizes the lifecycle's billing once. Any later call with the same lifecycleId (a retry after
+   * a crash, a duplicate workflow step, a changed price table) writes nothing and returns the record
+   * stored first.
+   */
+  async function finalizeBilling(input: FinalizeBillingInput): Promise<BillingRecord> {
+    let stored = await db.ledger.get(input.lifecycleId);
+    let inserted = false;
+    if (!stored) {
+      const result = compute(input);
+      const outcome = await db.ledger.finalize({
+        lifecycleId: input.lifecycleId,
+        workflowId: input.workflowId,
+        appId: input.appId,
+        taskId: input.taskId,
+        userId: input.userId,
+        status: input.billable ? 'finalized' : 'not_billable',
+        startedAt: input.startedAt,
+        stoppedAt: input.stoppedAt,
+        billableSeconds: result.billableSeconds,
+        billableMinutes: result.billableMinutes,
+        lines: result.lines,
+        currency: result.currency,
+        totalCost: result.totalCost,
+      });
+      stored = outcome.record;
+      inserted = outcome.inserted;
+    }
+    logger.info(
+      {
+        lifecycleId: stored.lifecycleId,
+        appId: stored.appId,
+        taskId: stored.taskId,
+        status: stored.status,
+        billableSeconds: stored.billableSeconds,
+        billableMinutes: stored.billableMinutes,
+        totalCost: stored.totalCost,
+        currency: stored.currency,
+        lines: stored.lines,
+        inserted,
+      },
+      inserted ? 'billing finalized' : 'billing already finalized',
+    );
+    return stored;
+  }
+
+  return { finalizeBilling };
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
