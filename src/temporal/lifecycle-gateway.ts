@@ -66,7 +66,8 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
     // The task's last lifecycle has closed. Only something newer than all it saw opens the next one.
     try {
       const closedMax = await this.closedMaxSequence(workflowId, deadline);
-      if (closedMax !== null && payload.sequence <= closedMax) return { kind: 'duplicate_after_close', workflowId };
+      if (closedMax !== null && payload.sequence <= closedMax)
+        return { kind: 'duplicate_after_close', workflowId };
       const handle = await this.signalWithStart(payload, workflowId, 'ALLOW_DUPLICATE', deadline);
       return { kind: 'accepted', workflowId, runId: handle.signaledRunId, newLifecycle: true };
     } catch (err) {
@@ -75,7 +76,9 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
   }
 
   async getTask(appId: string, taskId: string): Promise<LifecycleStateDocument | null> {
-    const handle = this.opts.client.workflow.getHandle<typeof transcodeLifecycle>(lifecycleWorkflowId(appId, taskId));
+    const handle = this.opts.client.workflow.getHandle<typeof transcodeLifecycle>(
+      lifecycleWorkflowId(appId, taskId),
+    );
     const deadline = Date.now() + this.queryTimeoutMs;
     try {
       const description = await this.opts.client.withDeadline(deadline, () => handle.describe());
@@ -154,7 +157,10 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
     const deadline = Date.now() + this.queryTimeoutMs;
     try {
       await this.opts.client.withDeadline(deadline, async () => {
-        for await (const execution of this.opts.client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+        for await (const execution of this.opts.client.workflow.list({
+          query,
+          pageSize: Math.min(limit, 1000),
+        })) {
           const sa = execution.typedSearchAttributes;
           const status = sa.get(searchAttributes.status);
           items.push({
@@ -163,7 +169,10 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
             userId: sa.get(searchAttributes.userId) ?? '',
             workflowId: execution.workflowId,
             runId: execution.runId,
-            status: status && (LIFECYCLE_STATUSES as string[]).includes(status) ? (status as LifecycleStatus) : null,
+            status:
+              status && (LIFECYCLE_STATUSES as string[]).includes(status)
+                ? (status as LifecycleStatus)
+                : null,
             executionStatus: execution.status.name,
             startTime: execution.startTime.toISOString(),
             closeTime: execution.closeTime ? execution.closeTime.toISOString() : null,

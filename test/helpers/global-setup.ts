@@ -1,0 +1,92 @@
+/**
+ * Jest global setup of the `integration` project: ONE headless Temporal dev server (in memory, free
+ * ports) shared by every integration test, its search attributes registered, and the environment
+ * the tests read: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEST_POSTGRES_URL (test workers inherit it).
+ * A missing Temporal CLI fails the run loudly; tests are never skipped for it.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { findProjectRoot, locateTemporalCli } from '../../src/temporal/cli-locator';
+import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
+
+export const TEST_NAMESPACE = 'default';
+export const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Where teardown (or a human) finds what setup started. */
+export function integrationStateFile(): string {
+  return path.join(findProjectRoot(__dirname), '.cache', 'jest-integration', `temporal-${process.pid}.json`);
+}
+
+export interface IntegrationState {
+  pid: number;
+  address: string;
+  namespace: string;
+  cliPath: string;
+  ownerPid: number;
+}
+
+declare global {
+  var __ZEGO_TEMPORAL_DEV_SERVER__: DevServer | undefined;
+}
+
+const log = (line: string) => process.stderr.write(`[integration setup] ${line}\n`);
+
+export default async function globalSetup(): Promise<void> {
+  const started = Date.now();
+  process.env.TEST_POSTGRES_URL ||= DEFAULT_TEST_POSTGRES_URL;
+
+  let cliPath: string;
+  try {
+    cliPath = await locateTemporalCli({ logger: log });
+  } catch (err) {
+    throw new Error(
+      `Integration tests need a Temporal CLI: ${(err as Error).message} (run \`npm run temporal:cli\` to see the details)`,
+    );
+  }
+
+  const serverLines: string[] = [];
+  const server = await startDevServer({
+    cliPath,
+    headless: true,
+    namespace: TEST_NAMESPACE,
+    logLevel: 'error',
+    logger: (line) => serverLines.push(line),
+  });
+  globalThis.__ZEGO_TEMPORAL_DEV_SERVER__ = server;
+  try {
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      await ensureSearchAttributes(connection, TEST_NAMESPACE, log);
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+
+  // Nothing from a developer's own Temporal settings (temporal.toml profile, API key, TLS, gRPC
+  // metadata) may leak into the tests' connections: only the address and namespace below count.
+  for (const name of Object.keys(process.env)) {
+    if (/^TEMPORAL_(PROFILE|API_KEY|TLS|GRPC_META_|CODEC_)/.test(name)) delete process.env[name];
+  }
+  process.env.TEMPORAL_CONFIG_FILE = path.join(path.dirname(integrationStateFile()), 'no-temporal.toml');
+  process.env.TEMPORAL_ADDRESS = server.address;
+  process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
+
+  const state: IntegrationState = {
+    pid: server.process.pid ?? -1,
+    address: server.address,
+    namespace: TEST_NAMESPACE,
+    cliPath,
+    ownerPid: process.pid,
+  };
+  const stateFile = integrationStateFile();
+  mkdirSync(path.dirname(stateFile), { recursive: true });
+  writeFileSync(stateFile, JSON.stringify(state, null, 2));
+  log(
+    `Temporal dev server at ${server.address} (pid ${state.pid}) ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+  );
+}
