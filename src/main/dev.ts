@@ -1,0 +1,81 @@
+/**
+ * `npm run dev`: the embedded default. A Temporal dev server persisting under DATA_DIR, the worker
+ * and the HTTP server in one process; prints where to send callbacks and the secret in use.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, loadDevConfig } from '../config';
+import { createLogger } from '../logger';
+import { locateTemporalCli } from '../temporal/cli-locator';
+import { startDevServer } from '../temporal/dev-server';
+import { startHttpService, startWorkerService } from './services';
+import { configOrExit, fatal, onShutdownSignal } from './startup';
+
+function portVariable(name: string, fallback: number): number {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError([{ variable: name, message: `"${raw}" is not a TCP port (1-65535)` }]);
+  }
+  return port;
+}
+
+/** The generated secret is kept under DATA_DIR so a restart keeps accepting the same signatures. */
+function persistedSecret(dataDir: string): () => string {
+  return () => {
+    const file = join(dataDir, 'callback-secret');
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const secret = randomBytes(24).toString('base64url');
+    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+    return secret;
+  };
+}
+
+async function main(): Promise<void> {
+  const dataDir = resolve(process.env.DATA_DIR?.trim() || './.data');
+  mkdirSync(dataDir, { recursive: true });
+  const config = configOrExit(() => loadDevConfig(process.env, { generateSecret: persistedSecret(dataDir) }));
+  const temporalPort = configOrExit(() => portVariable('TEMPORAL_DEV_PORT', 7233));
+  const uiPort = configOrExit(() => portVariable('TEMPORAL_DEV_UI_PORT', 8233));
+  const logger = createLogger({ level: config.logLevel, base: { service: 'dev' } });
+
+  const cliPath = await locateTemporalCli({ logger: (line) => logger.info(line) });
+  const devServer = await startDevServer({
+    cliPath,
+    port: temporalPort,
+    uiPort,
+    dbFilename: join(dataDir, 'temporal.db'),
+    logger: (line) => logger.debug({ component: 'temporal' }, line),
+  });
+  const temporal = { connectionOptions: { address: devServer.address }, namespace: devServer.namespace };
+  const worker = await startWorkerService(config, temporal, logger.child({ component: 'worker' }));
+  const running = worker.run();
+  const http = await startHttpService(config, temporal, logger.child({ component: 'server' }));
+
+  const lines = [
+    '',
+    'zego-transcode-lifecycle is running (embedded)',
+    `  callback URL     ${http.url}/zego/callback`,
+    `  task queries     ${http.url}/tasks?status=running`,
+    `  Temporal UI      ${devServer.uiUrl ?? '(headless)'}`,
+    `  Temporal gRPC    ${devServer.address} (namespace ${devServer.namespace})`,
+    `  callback secret  ${config.callbackSecrets[0]}${
+      config.generatedCallbackSecret ? ` (generated, kept in ${join(dataDir, 'callback-secret')})` : ''
+    }`,
+    `  data             ${dataDir}`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+
+  onShutdownSignal(async () => {
+    await http.close();
+    await worker.shutdown();
+    await running;
+    await devServer.stop();
+  });
+  await running;
+}
+
+main().catch(fatal);

@@ -1,0 +1,133 @@
+/**
+ * Wiring: the one place that constructs connections, stores and servers from a validated config.
+ * Entry points (worker.ts, server.ts, dev.ts) and the integration tests both start services here.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { lifecycleSettings, type ServerConfig, type WorkerConfig } from '../config';
+import { createApp } from '../http/app';
+import { createMetrics } from '../http/metrics';
+import type { Logger } from '../logger';
+import { createNonceStore, openDatabase } from '../store';
+import type { Database, NonceStore } from '../store/types';
+import type { TemporalConnectConfig } from '../temporal/connection';
+import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
+import { ensureSearchAttributes } from '../temporal/search-attributes';
+import { createLifecycleWorker } from '../temporal/worker';
+
+export interface WorkerService {
+  worker: Worker;
+  db: Database;
+  /** Resolves when the worker has stopped (after `shutdown()` or a shutdown signal). */
+  run(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function startWorkerService(
+  config: Omit<WorkerConfig, 'role'>,
+  temporal: TemporalConnectConfig,
+  logger: Logger,
+  opts: { workflowBundlePath?: string; identity?: string; db?: Database } = {},
+): Promise<WorkerService> {
+  const db =
+    opts.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger }));
+  const operator = await Connection.connect(temporal.connectionOptions);
+  try {
+    await ensureSearchAttributes(operator, temporal.namespace, logger);
+  } finally {
+    await operator.close();
+  }
+  const connection = await NativeConnection.connect(temporal.connectionOptions);
+  const activities = createActivities({
+    db,
+    prices: config.billing.prices,
+    unknownResolutionTier: config.billing.unknownResolutionTier,
+    alertWebhookUrl: config.alertWebhookUrl,
+    logger: logger.child({ component: 'activities' }),
+  });
+  const worker = await createLifecycleWorker({
+    connection,
+    namespace: temporal.namespace,
+    taskQueue: config.taskQueue,
+    activities,
+    workflowBundlePath: opts.workflowBundlePath,
+    identity: opts.identity,
+  });
+  let running: Promise<void> | undefined;
+  const run = () =>
+    (running ??= worker.run().finally(async () => {
+      await connection.close();
+      if (!opts.db) await db.close();
+    }));
+  return {
+    worker,
+    db,
+    run,
+    async shutdown() {
+      const done = run();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+export interface HttpService {
+  url: string;
+  server: Server;
+  gateway: TemporalLifecycleGateway;
+  client: Client;
+  nonces: NonceStore;
+  /** Stops accepting, lets in-flight requests (hand-offs) finish, then closes connections. */
+  close(): Promise<void>;
+}
+
+export async function startHttpService(
+  config: Omit<ServerConfig, 'role'>,
+  temporal: TemporalConnectConfig,
+  logger: Logger,
+  opts: { now?: () => number } = {},
+): Promise<HttpService> {
+  // Lazy: the server starts (and answers /healthz, 503 on callbacks) while Temporal is down.
+  const connection = Connection.lazy(temporal.connectionOptions);
+  const client = new Client({ connection, namespace: temporal.namespace });
+  const gateway = new TemporalLifecycleGateway({
+    client,
+    taskQueue: config.taskQueue,
+    settings: lifecycleSettings(config),
+    handoffTimeoutMs: config.handoffTimeoutMs,
+    logger,
+  });
+  const nonces = await createNonceStore({ databaseUrl: config.databaseUrl });
+  const app = createApp({
+    gateway,
+    nonces,
+    logger,
+    metrics: createMetrics(),
+    secrets: config.callbackSecrets,
+    maxSkewMs: config.callbackMaxSkewMs,
+    now: opts.now,
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    server,
+    gateway,
+    client,
+    nonces,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await nonces.close();
+      await connection.close();
+    },
+  };
+}
