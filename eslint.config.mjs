@@ -23,10 +23,20 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not import Node built-ins.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflow code must not import Node built-ins.',
+          })),
           patterns: [
-            { group: ['../activities', '../activities/*'], allowTypeImports: true, message: 'Import activities as types only.' },
-            { group: ['../src/store/*', '../src/http/*', '../src/main/*', '../src/temporal/*'], message: 'Workflows import only pure modules.' },
+            {
+              group: ['../activities', '../activities/*'],
+              allowTypeImports: true,
+              message: 'Import activities as types only.',
+            },
+            {
+              group: ['../src/store/*', '../src/http/*', '../src/main/*', '../src/temporal/*'],
+              message: 'Workflows import only pure modules.',
+            },
           ],
         },
       ],

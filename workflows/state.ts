@@ -100,7 +100,12 @@ export function initialState(ids: {
  */
 function belongsToNextLifecycle(state: LifecycleState, cb: CallbackSignalPayload): boolean {
   if (state.outcome !== null) return cb.sequence > state.maxSequence;
-  return cb.event === 'transcode_start' && !isUpdate(cb) && state.stop !== null && cb.sequence > state.stop.sequence;
+  return (
+    cb.event === 'transcode_start' &&
+    !isUpdate(cb) &&
+    state.stop !== null &&
+    cb.sequence > state.stop.sequence
+  );
 }
 
 /**
@@ -207,7 +212,9 @@ export function toDocument(state: LifecycleState, runId: string, closed: boolean
     startedAt: iso(startedMs),
     stoppedAt: iso(stoppedMs),
     durationSeconds:
-      startedMs !== null && stoppedMs !== null ? Math.max(0, Math.round((stoppedMs - startedMs) / 1000)) : null,
+      startedMs !== null && stoppedMs !== null
+        ? Math.max(0, Math.round((stoppedMs - startedMs) / 1000))
+        : null,
     stopReason: state.stop?.stopReason ?? null,
     input: state.input,
     outputs: currentOutputs(state),

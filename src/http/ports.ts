@@ -2,7 +2,11 @@
  * What the HTTP layer needs from the rest of the service. The Temporal-backed implementation is
  * src/temporal/lifecycle-gateway.ts; the HTTP layer knows nothing of Temporal.
  */
-import type { CallbackSignalPayload, LifecycleStateDocument, LifecycleStatus } from '../../workflows/definitions';
+import type {
+  CallbackSignalPayload,
+  LifecycleStateDocument,
+  LifecycleStatus,
+} from '../../workflows/definitions';
 
 export type HandoffOutcome =
   /** Signal (with start) acknowledged by Temporal: durable. */

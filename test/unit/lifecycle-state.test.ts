@@ -16,7 +16,12 @@ const HD = [{ StreamId: 'out', Width: 1280, Height: 720 }];
 const FHD = [{ StreamId: 'out', Width: 1920, Height: 1080 }];
 
 function fresh(): LifecycleState {
-  return initialState({ appId: '111', taskId: 't1', workflowId: 'zego-transcode:111:t1', lifecycleId: 'lc-1' });
+  return initialState({
+    appId: '111',
+    taskId: 't1',
+    workflowId: 'zego-transcode:111:t1',
+    lifecycleId: 'lc-1',
+  });
 }
 
 function start(over: Partial<CallbackSignalPayload> = {}): CallbackSignalPayload {
@@ -37,7 +42,13 @@ function start(over: Partial<CallbackSignalPayload> = {}): CallbackSignalPayload
 }
 
 function update(seq: number, atSeconds: number, outputs = FHD): CallbackSignalPayload {
-  return start({ sequence: seq, status: 'TranscodeUpdated', timestamp: String(atSeconds), outputs, nonce: `u${seq}` });
+  return start({
+    sequence: seq,
+    status: 'TranscodeUpdated',
+    timestamp: String(atSeconds),
+    outputs,
+    nonce: `u${seq}`,
+  });
 }
 
 function stop(over: Partial<CallbackSignalPayload> = {}): CallbackSignalPayload {
