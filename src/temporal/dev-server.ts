@@ -83,6 +83,16 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--log-level',
     opts.logLevel ?? 'warn',
   ];
+  // Explicit ports for the HTTP API and metrics: left to the CLI, they can land on a port another
+  // server on this machine holds (seen with several dev servers started side by side).
+  const taken = new Set([port, uiPort]);
+  const extraPort = async () => {
+    let p = await freePort(ip);
+    while (taken.has(p)) p = await freePort(ip);
+    taken.add(p);
+    return p;
+  };
+  args.push('--http-port', String(await extraPort()), '--metrics-port', String(await extraPort()));
   if (namespace !== 'default') args.push('--namespace', namespace);
   if (uiPort !== null) args.push('--ui-port', String(uiPort));
   else args.push('--headless');

@@ -10,6 +10,7 @@ import { Connection } from '@temporalio/client';
 import { findProjectRoot, locateTemporalCli } from '../../src/temporal/cli-locator';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
+import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
 
 export const TEST_NAMESPACE = 'default';
 export const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -74,6 +75,11 @@ export default async function globalSetup(): Promise<void> {
   }
   process.env.TEMPORAL_CONFIG_FILE = path.join(path.dirname(integrationStateFile()), 'no-temporal.toml');
   process.env.TEMPORAL_ADDRESS = server.address;
+  // Bundle the workflow code once for every test worker (webpack takes seconds per bundle).
+  const bundlePath = path.join(path.dirname(integrationStateFile()), `workflow-bundle-${process.pid}.js`);
+  mkdirSync(path.dirname(bundlePath), { recursive: true });
+  writeFileSync(bundlePath, await bundleLifecycleWorkflows());
+  process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
 
   const state: IntegrationState = {

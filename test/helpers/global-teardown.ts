@@ -18,4 +18,5 @@ export default async function globalTeardown(): Promise<void> {
     }
   }
   rmSync(stateFile, { force: true });
+  if (process.env.TEST_WORKFLOW_BUNDLE) rmSync(process.env.TEST_WORKFLOW_BUNDLE, { force: true });
 }

@@ -1,0 +1,174 @@
+/**
+ * The whole service (worker + HTTP server) in the test process, against the real Temporal dev
+ * server of the jest global setup and a real PostgreSQL database (fresh per service) or the
+ * embedded PGlite. Each service has its own task queue, so test files never share workers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { loadServerConfig, loadWorkerConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startHttpService, startWorkerService, type HttpService, type WorkerService } from '../../src/main/services';
+import { openDatabase } from '../../src/store';
+import type { Database } from '../../src/store/types';
+import { temporalConnectConfig } from '../../src/temporal/connection';
+import type { LifecycleStateDocument } from '../../workflows/definitions';
+import { createTestDatabase } from './postgres';
+import { encodeCallback, TEST_CALLBACK_SECRET, type BodyForm, type ZegoCallbackBody } from './signed-callback';
+
+export type DatabaseKind = 'postgres' | 'embedded';
+
+/** Short timers so lifecycles settle within seconds; a wide skew so tests can use past timestamps. */
+export const TEST_ENV: Record<string, string> = {
+  ZEGO_CALLBACK_SECRET: TEST_CALLBACK_SECRET,
+  ZEGO_CALLBACK_MAX_SKEW: '1h',
+  LIFECYCLE_LINGER: '3s',
+  ORPHAN_STOP_GRACE: '3s',
+  MAX_TASK_DURATION: '20m',
+  HANDOFF_TIMEOUT: '5s',
+  PORT: '0',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+};
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  json: Record<string, unknown> & { ok?: boolean };
+}
+
+export interface TestService {
+  url: string;
+  taskQueue: string;
+  env: Record<string, string>;
+  db: Database;
+  databaseUrl: string | undefined;
+  http: HttpService;
+  worker: WorkerService | null;
+  post(body: ZegoCallbackBody | string, form?: BodyForm, headers?: Record<string, string>): Promise<Reply>;
+  get(pathname: string): Promise<Reply>;
+  /** Polls the task's state document until `until` holds. */
+  waitForTask(
+    appId: string,
+    taskId: string,
+    until: (doc: LifecycleStateDocument) => boolean,
+    timeoutMs?: number,
+  ): Promise<LifecycleStateDocument>;
+  startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  database: DatabaseKind;
+  env?: Record<string, string>;
+  /** Start without a worker (start it later with startWorker). */
+  withoutWorker?: boolean;
+  /** Use this database URL instead of creating a fresh one. */
+  databaseUrl?: string;
+}
+
+export async function startTestService(opts: ServiceOptions): Promise<TestService> {
+  const taskQueue = `test-${randomUUID()}`;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'zego-test-'));
+  const fresh = opts.database === 'postgres' && !opts.databaseUrl ? await createTestDatabase() : null;
+  const databaseUrl = opts.databaseUrl ?? fresh?.url;
+  const env: Record<string, string> = {
+    ...TEST_ENV,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    DATA_DIR: dataDir,
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...opts.env,
+  };
+  const logger = createLogger({ level: env.LOG_LEVEL as 'silent' });
+  const temporal = temporalConnectConfig(process.env);
+  const workerConfig = loadWorkerConfig(env);
+  // One database handle for the worker and the assertions: PGlite allows one opener per directory.
+  const db = await openDatabase({ databaseUrl, dataDir, logger });
+  const http = await startHttpService(loadServerConfig(env), temporal, logger);
+
+  let worker: WorkerService | null = null;
+  const startWorker = async () => {
+    worker = await startWorkerService(workerConfig, temporal, logger, {
+      workflowBundlePath: process.env.TEST_WORKFLOW_BUNDLE,
+      db,
+    });
+    void worker.run();
+  };
+  const stopWorker = async () => {
+    const w = worker;
+    worker = null;
+    await w?.shutdown();
+  };
+  if (!opts.withoutWorker) await startWorker();
+
+  const request = async (pathname: string, init?: RequestInit): Promise<Reply> => {
+    const res = await fetch(`${http.url}${pathname}`, init);
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : {} };
+  };
+
+  const service: TestService = {
+    url: http.url,
+    taskQueue,
+    env,
+    db,
+    databaseUrl,
+    http,
+    get worker() {
+      return worker;
+    },
+    post(body, form = 'json', headers = {}) {
+      const encoded =
+        typeof body === 'string' ? { body, contentType: 'application/json' } : encodeCallback(body, form);
+      return request('/zego/callback', {
+        method: 'POST',
+        body: encoded.body,
+        headers: { 'content-type': encoded.contentType, ...headers },
+      });
+    },
+    get: (pathname) => request(pathname),
+    async waitForTask(appId, taskId, until, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: Reply | undefined;
+      while (Date.now() < deadline) {
+        last = await request(`/apps/${encodeURIComponent(appId)}/tasks/${encodeURIComponent(taskId)}`);
+        if (last.status === 200 && until(last.json as unknown as LifecycleStateDocument)) {
+          return last.json as unknown as LifecycleStateDocument;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`task ${appId}/${taskId} did not reach the expected state: ${JSON.stringify(last?.json)}`);
+    },
+    startWorker,
+    stopWorker,
+    async stop() {
+      await stopWorker();
+      await http.close();
+      await db.close();
+      await fresh?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return service;
+}
+
+/** Seconds since the epoch, `offset` seconds from now, as ZEGO writes a Timestamp. */
+export function zegoTime(offsetSeconds = 0): string {
+  return String(Math.floor(Date.now() / 1000) + offsetSeconds);
+}
+
+/** Unique ids per test, so tests sharing one Temporal server never meet. */
+export function uniqueTask(prefix = 'task'): { appId: string; taskId: string } {
+  return { appId: String(100000 + Math.floor(Math.random() * 899999)), taskId: `${prefix}-${randomUUID()}` };
+}
+
+/** Rows of the billing ledger (exactly-once checks). */
+export async function ledgerRows(db: Database, appId: string, taskId: string): Promise<{ lifecycle_id: string }[]> {
+  const { rows } = await db.sql.query<{ lifecycle_id: string }>(
+    'SELECT lifecycle_id FROM billing_ledger WHERE app_id = $1 AND task_id = $2',
+    [appId, taskId],
+  );
+  return rows;
+}
