@@ -16,6 +16,7 @@ import type { Database, NonceStore } from '../store/types';
 import type { TemporalConnectConfig } from '../temporal/connection';
 import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
+import { installTemporalRuntime } from '../temporal/runtime';
 import { createLifecycleWorker } from '../temporal/worker';
 
 export interface WorkerService {
@@ -40,6 +41,7 @@ export async function startWorkerService(
   } finally {
     await operator.close();
   }
+  installTemporalRuntime(logger);
   const connection = await NativeConnection.connect(temporal.connectionOptions);
   const activities = createActivities({
     db,

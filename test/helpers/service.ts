@@ -9,13 +9,23 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { loadServerConfig, loadWorkerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { startHttpService, startWorkerService, type HttpService, type WorkerService } from '../../src/main/services';
+import {
+  startHttpService,
+  startWorkerService,
+  type HttpService,
+  type WorkerService,
+} from '../../src/main/services';
 import { openDatabase } from '../../src/store';
 import type { Database } from '../../src/store/types';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import type { LifecycleStateDocument } from '../../workflows/definitions';
 import { createTestDatabase } from './postgres';
-import { encodeCallback, TEST_CALLBACK_SECRET, type BodyForm, type ZegoCallbackBody } from './signed-callback';
+import {
+  encodeCallback,
+  TEST_CALLBACK_SECRET,
+  type BodyForm,
+  type ZegoCallbackBody,
+} from './signed-callback';
 
 export type DatabaseKind = 'postgres' | 'embedded';
 
@@ -67,6 +77,8 @@ export interface ServiceOptions {
   withoutWorker?: boolean;
   /** Use this database URL instead of creating a fresh one. */
   databaseUrl?: string;
+  /** Another Temporal server than the global one (host:port). */
+  temporalAddress?: string;
 }
 
 export async function startTestService(opts: ServiceOptions): Promise<TestService> {
@@ -82,7 +94,9 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
     ...opts.env,
   };
   const logger = createLogger({ level: env.LOG_LEVEL as 'silent' });
-  const temporal = temporalConnectConfig(process.env);
+  const temporal = temporalConnectConfig(
+    opts.temporalAddress ? { ...process.env, TEMPORAL_ADDRESS: opts.temporalAddress } : process.env,
+  );
   const workerConfig = loadWorkerConfig(env);
   // One database handle for the worker and the assertions: PGlite allows one opener per directory.
   const db = await openDatabase({ databaseUrl, dataDir, logger });
@@ -139,7 +153,9 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
         }
         await new Promise((r) => setTimeout(r, 200));
       }
-      throw new Error(`task ${appId}/${taskId} did not reach the expected state: ${JSON.stringify(last?.json)}`);
+      throw new Error(
+        `task ${appId}/${taskId} did not reach the expected state: ${JSON.stringify(last?.json)}`,
+      );
     },
     startWorker,
     stopWorker,
@@ -165,7 +181,11 @@ export function uniqueTask(prefix = 'task'): { appId: string; taskId: string } {
 }
 
 /** Rows of the billing ledger (exactly-once checks). */
-export async function ledgerRows(db: Database, appId: string, taskId: string): Promise<{ lifecycle_id: string }[]> {
+export async function ledgerRows(
+  db: Database,
+  appId: string,
+  taskId: string,
+): Promise<{ lifecycle_id: string }[]> {
   const { rows } = await db.sql.query<{ lifecycle_id: string }>(
     'SELECT lifecycle_id FROM billing_ledger WHERE app_id = $1 AND task_id = $2',
     [appId, taskId],
