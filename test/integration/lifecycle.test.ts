@@ -11,7 +11,11 @@ import {
   type DatabaseKind,
   type TestService,
 } from '../helpers/service';
-import { transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { loadServerConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startHttpService } from '../../src/main/services';
+import { temporalConnectConfig } from '../../src/temporal/connection';
+import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
 
 const FHD_OUTPUT = { StreamId: 'out', Width: 1920, Height: 1080 };
 
@@ -285,6 +289,38 @@ describe('lifecycle scenarios (PostgreSQL)', () => {
     }
     const doc = await svc.waitForTask(appId, taskId, (d) => d.status === 'running');
     expect(doc.events).toEqual([expect.objectContaining({ event: 'transcode_start', deliveries: 1 })]);
+  });
+
+  it('the nonce binding holds across server replicas sharing DATABASE_URL', async () => {
+    const replica = await startHttpService(
+      loadServerConfig(svc.env),
+      temporalConnectConfig(process.env),
+      createLogger({ level: 'silent' }),
+    );
+    const postTo = async (url: string, body: Record<string, unknown>) => {
+      const { body: text, contentType } = encodeCallback(body);
+      const res = await fetch(`${url}/zego/callback`, {
+        method: 'POST',
+        body: text,
+        headers: { 'content-type': contentType },
+      });
+      return res.status;
+    };
+    try {
+      const { appId, taskId } = uniqueTask();
+      const good = transcodeStart({ Appid: appId, TaskId: taskId });
+      expect(await postTo(svc.url, good)).toBe(200);
+      // The captured signature carrying another body, sent to the other replica: refused.
+      expect(await postTo(replica.url, { ...good, TaskId: `${taskId}-other` })).toBe(401);
+      expect(await postTo(replica.url, { ...good, Event: 'transcode_stop', StopReason: 1 })).toBe(401);
+      // ZEGO's exact retry, to either replica: accepted, counted as one more delivery.
+      expect(await postTo(replica.url, good)).toBe(200);
+      const doc = await svc.waitForTask(appId, taskId, (d) => d.events[0]?.deliveries === 2);
+      expect(doc.events).toHaveLength(1);
+      expect((await svc.get(`/apps/${appId}/tasks/${taskId}-other`)).status).toBe(404);
+    } finally {
+      await replica.close();
+    }
   });
 
   it('a task updated thousands of times keeps working across continue-as-new', async () => {
