@@ -11,6 +11,9 @@ import type { PriceTable, Tier } from '../src/zego/billing-types';
 import { AlertErrorType, createAlertActivities } from './alerts';
 import { BillingErrorType, createBillingActivities } from './billing';
 import { createCleanupActivities } from './cleanup';
+import { followUpActivities, specOf, type FollowUp } from './follow-ups';
+import { createStaleActivities } from './stale';
+import type { ZegoApiClient } from '../src/zego/api-client';
 
 export interface ActivityDeps {
   db: Database;
@@ -22,16 +25,43 @@ export interface ActivityDeps {
   fetch?: typeof fetch;
   /** Per POST, default 10 s. */
   alertTimeoutMs?: number;
+  /** ZEGO's server API (ZEGO_APP_ID/ZEGO_SERVER_SECRET): stale tasks are stopped through it. */
+  zegoApi?: ZegoApiClient | null;
+  /** Registered business follow-ups (activities/follow-ups/index.ts). */
+  followUps?: readonly FollowUp[];
 }
 
+/** The lifecycle's own activities: what the workflow calls by name. */
 export function createActivities(deps: ActivityDeps) {
   const { registerActiveTask, cleanupTask } = createCleanupActivities(deps);
   const { finalizeBilling } = createBillingActivities(deps);
   const { recordAlert, deliverAlert } = createAlertActivities(deps);
-  return { registerActiveTask, cleanupTask, finalizeBilling, recordAlert, deliverAlert };
+  const { stopStaleTask } = createStaleActivities(deps);
+  const specs = (deps.followUps ?? []).map(specOf);
+  /** Which follow-ups run after billing (a local activity: the list is recorded in history). */
+  async function listFollowUps() {
+    return specs;
+  }
+  return {
+    registerActiveTask,
+    cleanupTask,
+    finalizeBilling,
+    recordAlert,
+    deliverAlert,
+    stopStaleTask,
+    listFollowUps,
+  };
 }
 
 export type LifecycleActivities = ReturnType<typeof createActivities>;
+
+/** Everything a worker registers: the lifecycle's activities and the follow-ups it serves itself. */
+export function createWorkerActivities(
+  deps: ActivityDeps,
+): Record<string, (...args: never[]) => Promise<unknown>> {
+  const lifecycle = createActivities(deps);
+  return { ...lifecycle, ...followUpActivities(deps.followUps ?? [], Object.keys(lifecycle)) };
+}
 
 export type { RegisterActiveTaskInput, CleanupTaskInput } from './cleanup';
 export type { FinalizeBillingInput } from './billing';

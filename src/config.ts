@@ -24,6 +24,8 @@
  * | ORPHAN_STOP_GRACE               | all                | 10m                      |
  * | MAX_TASK_DURATION               | all                | 24h                      |
  * | ALERT_WEBHOOK_URL               | worker, dev        | unset                    |
+ * | TASK_FINISHED_WEBHOOK_URL       | worker, dev        | unset                    |
+ * | STALE_STOP_GRACE                | all                | 2m                       |
  * | ZEGO_APP_ID, ZEGO_SERVER_SECRET, ZEGO_API_BASE_URL | worker, dev | unset, unset, https://rtc-api.zego.im |
  *
  * Additions (not in the contract's table; documented in the README):
@@ -92,6 +94,8 @@ export interface LifecycleConfig {
   orphanStopGraceMs: number;
   maxTaskDurationMs: number;
   continueAsNewAfterEvents: number;
+  /** After stopping a stale task through ZEGO's API, how long to wait for ZEGO's stop callback. */
+  staleStopGraceMs: number;
 }
 
 export interface ServerConfig extends CommonConfig, LifecycleConfig {
@@ -120,6 +124,8 @@ export interface BillingConfig {
 export interface WorkerConfig extends CommonConfig, LifecycleConfig {
   role: 'worker';
   alertWebhookUrl: string | undefined;
+  /** The shipped follow-up POSTs a "task finished" event here when set. */
+  taskFinishedWebhookUrl: string | undefined;
   /** null when ZEGO_APP_ID / ZEGO_SERVER_SECRET are unset: stale tasks are then only alerted. */
   zegoApi: ZegoApiConfig | null;
   billing: BillingConfig;
@@ -304,10 +310,12 @@ const lifecycleFields = {
   ORPHAN_STOP_GRACE: duration('10m'),
   MAX_TASK_DURATION: duration('24h'),
   CONTINUE_AS_NEW_AFTER_EVENTS: integer(2000, 100, 50_000, 'a whole number of history events'),
+  STALE_STOP_GRACE: duration('2m'),
 };
 
 const workerFields = {
   ALERT_WEBHOOK_URL: url(['http:', 'https:'], false),
+  TASK_FINISHED_WEBHOOK_URL: url(['http:', 'https:'], false),
   ZEGO_APP_ID: zegoAppId,
   ZEGO_SERVER_SECRET: zegoServerSecret,
   ZEGO_API_BASE_URL: url(['http:', 'https:'], true),
@@ -378,12 +386,14 @@ function lifecycleOf(v: z.output<z.ZodObject<typeof lifecycleFields>>): Lifecycl
     orphanStopGraceMs: v.ORPHAN_STOP_GRACE,
     maxTaskDurationMs: v.MAX_TASK_DURATION,
     continueAsNewAfterEvents: v.CONTINUE_AS_NEW_AFTER_EVENTS,
+    staleStopGraceMs: v.STALE_STOP_GRACE,
   };
 }
 
 function workerOf(v: z.output<z.ZodObject<typeof workerFields>>) {
   return {
     alertWebhookUrl: v.ALERT_WEBHOOK_URL,
+    taskFinishedWebhookUrl: v.TASK_FINISHED_WEBHOOK_URL,
     zegoApi: zegoApiOf(v),
     billing: { prices: v.BILLING_PRICES, unknownResolutionTier: v.BILLING_UNKNOWN_RESOLUTION_TIER },
   };
@@ -453,5 +463,6 @@ export function lifecycleSettings(config: LifecycleConfig): LifecycleSettings {
     orphanGraceMs: config.orphanStopGraceMs,
     maxTaskDurationMs: config.maxTaskDurationMs,
     continueAsNewAfterEvents: config.continueAsNewAfterEvents,
+    staleStopGraceMs: config.staleStopGraceMs,
   };
 }

@@ -3,7 +3,12 @@
  * Pure: safe to import from workflow code and from Node alike.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import {
+  defineSearchAttributeKey,
+  SearchAttributeType,
+  type Duration,
+  type RetryPolicy,
+} from '@temporalio/common';
 import type { TranscodeCallback, TranscodeInput, TranscodeOutput } from '../src/zego/types';
 import type { BillingLine } from '../src/zego/billing-types';
 
@@ -33,7 +38,7 @@ export const LIFECYCLE_STATUSES: readonly LifecycleStatus[] = [
   'stale',
 ];
 
-export type AlertKind = 'abnormal_stop' | 'orphaned_stop' | 'stale_task';
+export type AlertKind = 'abnormal_stop' | 'orphaned_stop' | 'stale_task' | 'follow_up_failed';
 
 /** What the HTTP server signals: the validated callback plus when this delivery reached us. */
 export interface CallbackSignalPayload extends TranscodeCallback {
@@ -47,6 +52,8 @@ export interface LifecycleSettings {
   maxTaskDurationMs: number;
   /** Continue-as-new once this many history events have accumulated (Temporal also suggests it). */
   continueAsNewAfterEvents: number;
+  /** After a stale task was stopped through ZEGO's API: how long to wait for ZEGO's stop callback. */
+  staleStopGraceMs: number;
 }
 
 export interface EventRecord {
@@ -78,6 +85,36 @@ export interface BillingDocument {
   finalizedAt?: string;
 }
 
+/**
+ * A business follow-up as the workflow sees it: an activity type run after billing with its own
+ * timeout and retry policy, on this worker's task queue or another team's (any SDK language).
+ */
+export interface FollowUpSpec {
+  /** Activity type name, unique among follow-ups and the lifecycle's own activities. */
+  name: string;
+  startToCloseTimeout: Duration;
+  /** Default: 5 attempts, exponential backoff from 1 s. */
+  retry?: RetryPolicy;
+  /** Task queue of the worker that serves it; default the lifecycle's own. */
+  taskQueue?: string;
+}
+
+/** What every follow-up activity receives. */
+export interface FollowUpInput {
+  /** The lifecycle's state document after billing (status, times, billing, alerts). */
+  lifecycle: LifecycleStateDocument;
+  /** Stable per (lifecycle, follow-up): receivers drop repeats with it. */
+  idempotencyKey: string;
+}
+
+export interface FollowUpRecord {
+  name: string;
+  status: 'pending' | 'done' | 'failed';
+  /** Attempts Temporal made (as far as known: reported by the activity, or the retry limit). */
+  attempts: number;
+  error: string | null;
+}
+
 /** The contract's state document, returned by the `state` query and as the workflow result. */
 export interface LifecycleStateDocument {
   appId: string;
@@ -98,6 +135,7 @@ export interface LifecycleStateDocument {
   billing: BillingDocument;
   alerts: AlertRecord[];
   cleanup: { status: 'pending' | 'done' | 'not_needed' };
+  followUps: FollowUpRecord[];
   /** Highest `Sequence` seen in this lifecycle (decides whether a later start begins a new one). */
   maxSequence: number;
   closed: boolean;

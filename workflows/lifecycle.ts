@@ -9,12 +9,14 @@ import {
   continueAsNew,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
 import type { LifecycleActivities } from '../activities';
 import {
   callbackSignal,
@@ -24,6 +26,8 @@ import {
   type AlertKind,
   type AlertRecord,
   type CallbackSignalPayload,
+  type FollowUpInput,
+  type FollowUpSpec,
   type LifecycleSettings,
   type LifecycleStateDocument,
 } from './definitions';
@@ -61,8 +65,22 @@ const alertDelivery: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 12 },
 };
 
+// A stale task's stop through ZEGO's API: a few tries, then the lifecycle closes as stale anyway.
+const zegoStop: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+};
+const DEFAULT_FOLLOW_UP_RETRY: RetryPolicy = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 5,
+};
+
 const act = proxyActivities<LifecycleActivities>(durable);
 const delivery = proxyActivities<LifecycleActivities>(alertDelivery);
+const stale = proxyActivities<LifecycleActivities>(zegoStop);
+const local = proxyLocalActivities<LifecycleActivities>({ startToCloseTimeout: '10s' });
 
 const ALERT_FOR: Partial<Record<Outcome, AlertKind>> = {
   aborted: 'abnormal_stop',
@@ -146,6 +164,9 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     if (state.stop !== null && state.stopReceivedAtMs !== null) {
       deadlineMs = state.stopReceivedAtMs + settings.orphanGraceMs;
       onTimeout = 'orphaned';
+    } else if (state.staleStopRequestedAtMs !== null) {
+      // We asked ZEGO to stop the stale task: its stop callback completes the lifecycle normally.
+      deadlineMs = state.staleStopRequestedAtMs + settings.staleStopGraceMs;
     } else if (state.firstActiveMs !== null) {
       deadlineMs = state.firstActiveMs + settings.maxTaskDurationMs;
     }
@@ -156,15 +177,28 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     if (woke && Number.isFinite(remaining)) woke = await condition(wake, remaining);
     else if (woke) await condition(wake);
     if (!woke) {
+      if (onTimeout === 'stale' && state.staleStopRequestedAtMs === null && state.start !== null) {
+        const requestedAtMs = Date.now();
+        if ((await stopStaleTask(state)) === 'stop_requested') {
+          state.staleStopRequestedAtMs = requestedAtMs;
+          continue;
+        }
+      }
       state.outcome = onTimeout;
-      if (onTimeout === 'stale') state.staleAtMs = deadlineMs;
+      // Billable until we stopped it, else until the stale deadline.
+      if (onTimeout === 'stale') state.staleAtMs = state.staleStopRequestedAtMs ?? deadlineMs;
     }
   }
   syncVisibility();
 
   // 2. Settle: each effect on its own, none waiting for another.
   if (!settled) {
-    await Promise.all([cleanup(state, registered), finalizeBilling(state), raiseAlert(state)]);
+    const kind = state.outcome ? ALERT_FOR[state.outcome] : undefined;
+    await Promise.all([
+      cleanup(state, registered),
+      finalizeBilling(state).then(() => runFollowUps(state)),
+      kind ? raiseAlert(state, kind, ...alertReason(state, kind), `${state.lifecycleId}:${kind}`) : undefined,
+    ]);
     settled = true;
   }
 
@@ -231,31 +265,37 @@ async function finalizeBilling(state: LifecycleState): Promise<void> {
   }
 }
 
-function alertMessage(state: LifecycleState, kind: AlertKind): { reason: string; occurredMs: number } {
+function alertReason(state: LifecycleState, kind: AlertKind): [reason: string, occurredMs: number] {
   switch (kind) {
     case 'abnormal_stop':
-      return {
-        reason: `ZEGO stopped the task after an exception (StopReason ${state.stop?.stopReason})`,
-        occurredMs: state.stop?.ms ?? Date.now(),
-      };
+      return [
+        `ZEGO stopped the task after an exception (StopReason ${state.stop?.stopReason})`,
+        state.stop?.ms ?? Date.now(),
+      ];
     case 'orphaned_stop':
-      return {
-        reason: 'transcode_stop arrived but its transcode_start never did within ORPHAN_STOP_GRACE',
-        occurredMs: Date.now(),
-      };
+      return [
+        'transcode_stop arrived but its transcode_start never did within ORPHAN_STOP_GRACE',
+        Date.now(),
+      ];
     case 'stale_task':
-      return {
-        reason: 'no transcode_stop within MAX_TASK_DURATION of the task becoming active',
-        occurredMs: state.staleAtMs ?? Date.now(),
-      };
+      return [
+        state.staleStopRequestedAtMs !== null
+          ? 'no transcode_stop within MAX_TASK_DURATION; StopCloudTranscode was requested but no stop callback followed'
+          : 'no transcode_stop within MAX_TASK_DURATION of the task becoming active',
+        state.staleAtMs ?? Date.now(),
+      ];
+    case 'follow_up_failed':
+      return ['a follow-up exhausted its retries', Date.now()];
   }
 }
 
-async function raiseAlert(state: LifecycleState): Promise<void> {
-  const kind = state.outcome ? ALERT_FOR[state.outcome] : undefined;
-  if (!kind) return;
-  const { reason, occurredMs } = alertMessage(state, kind);
-  const key = `${state.lifecycleId}:${kind}`;
+async function raiseAlert(
+  state: LifecycleState,
+  kind: AlertKind,
+  reason: string,
+  occurredMs: number,
+  key: string,
+): Promise<void> {
   const record: AlertRecord = {
     kind,
     at: new Date(occurredMs).toISOString(),
@@ -285,6 +325,70 @@ async function raiseAlert(state: LifecycleState): Promise<void> {
     record.delivery = 'failed';
     log.error('alert delivery failed', { key, error: describe(err) });
   }
+}
+
+/** Asks ZEGO to stop a stale task; anything but a confirmed request closes the lifecycle as stale. */
+async function stopStaleTask(state: LifecycleState): Promise<string> {
+  try {
+    const { outcome } = await stale.stopStaleTask({
+      appId: state.appId,
+      taskId: state.taskId,
+      userId: state.userId,
+      sequence: state.maxSequence + 1,
+    });
+    return outcome;
+  } catch (err) {
+    log.warn('StopCloudTranscode of a stale task failed', {
+      lifecycleId: state.lifecycleId,
+      error: describe(err),
+    });
+    return 'failed';
+  }
+}
+
+/**
+ * Runs every registered follow-up after billing, each on its own: a failure never blocks the
+ * others (nor billing or cleanup, which do not wait for them), and exhausted retries raise an alert.
+ */
+async function runFollowUps(state: LifecycleState): Promise<void> {
+  let specs: FollowUpSpec[];
+  try {
+    specs = await local.listFollowUps();
+  } catch (err) {
+    log.error('could not list follow-ups', { lifecycleId: state.lifecycleId, error: describe(err) });
+    return;
+  }
+  state.followUps = specs.map((spec) => ({ name: spec.name, status: 'pending', attempts: 0, error: null }));
+  const lifecycle = toDocument(state, workflowInfo().runId, false);
+  await Promise.all(
+    specs.map(async (spec, i) => {
+      const record = state.followUps[i];
+      const retry = spec.retry ?? DEFAULT_FOLLOW_UP_RETRY;
+      const run = proxyActivities<
+        Record<string, (input: FollowUpInput) => Promise<{ attempt?: number } | void>>
+      >({
+        startToCloseTimeout: spec.startToCloseTimeout,
+        retry,
+        ...(spec.taskQueue ? { taskQueue: spec.taskQueue } : {}),
+      })[spec.name];
+      try {
+        const result = await run({ lifecycle, idempotencyKey: `${state.lifecycleId}:${spec.name}` });
+        record.status = 'done';
+        record.attempts = (result && typeof result.attempt === 'number' && result.attempt) || 1;
+      } catch (err) {
+        record.status = 'failed';
+        record.attempts = retry.maximumAttempts ?? 0;
+        record.error = describe(err);
+        await raiseAlert(
+          state,
+          'follow_up_failed',
+          `follow-up ${spec.name} failed: ${record.error}`,
+          Date.now(),
+          `${state.lifecycleId}:follow_up_failed:${spec.name}`,
+        );
+      }
+    }),
+  );
 }
 
 function describe(err: unknown): string {

@@ -8,6 +8,7 @@ import type {
   BillingDocument,
   CallbackSignalPayload,
   EventRecord,
+  FollowUpRecord,
   LifecycleStateDocument,
   LifecycleStatus,
 } from './definitions';
@@ -53,6 +54,9 @@ export interface LifecycleState {
   billing: BillingDocument;
   alerts: AlertRecord[];
   cleanup: LifecycleStateDocument['cleanup'];
+  followUps: FollowUpRecord[];
+  /** Workflow time (ms) a stop of this stale task was requested through ZEGO's API, if it was. */
+  staleStopRequestedAtMs: number | null;
   /** Distinct callbacks that belong to the task's next lifecycle, in arrival order. */
   nextLifecycle: CallbackSignalPayload[];
 }
@@ -90,6 +94,8 @@ export function initialState(ids: {
     billing: { status: 'pending' },
     alerts: [],
     cleanup: { status: 'pending' },
+    followUps: [],
+    staleStopRequestedAtMs: null,
     nextLifecycle: [],
   };
 }
@@ -223,6 +229,7 @@ export function toDocument(state: LifecycleState, runId: string, closed: boolean
     billing: state.billing,
     alerts: state.alerts,
     cleanup: state.cleanup,
+    followUps: state.followUps,
     maxSequence: state.maxSequence,
     closed,
   };

@@ -4,7 +4,6 @@
  */
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
-import type { LifecycleActivities } from '../../activities';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
 
@@ -12,7 +11,8 @@ export interface LifecycleWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: LifecycleActivities;
+  /** The lifecycle's activities plus the follow-ups this worker serves (createWorkerActivities). */
+  activities: object;
   /** Path of a bundle made by `bundleLifecycleWorkflows`; compiled from source when absent. */
   workflowBundlePath?: string;
   /** How long in-flight activities may finish after a shutdown request. */

@@ -181,7 +181,7 @@ export interface ZegoApiClientOptions {
 }
 
 export class ZegoApiClient {
-  private readonly appId: string;
+  readonly appId: string;
   private readonly serverSecret: string;
   private readonly baseUrl: URL;
   private readonly fetchImpl: typeof fetch;

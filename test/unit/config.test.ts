@@ -41,6 +41,7 @@ describe('config defaults', () => {
       orphanStopGraceMs: 10 * 60_000,
       maxTaskDurationMs: 24 * 3_600_000,
       continueAsNewAfterEvents: 2000,
+      staleStopGraceMs: 120_000,
     });
   });
 
@@ -56,7 +57,9 @@ describe('config defaults', () => {
       orphanStopGraceMs: 600_000,
       maxTaskDurationMs: 86_400_000,
       continueAsNewAfterEvents: 2000,
+      staleStopGraceMs: 120_000,
       alertWebhookUrl: undefined,
+      taskFinishedWebhookUrl: undefined,
       zegoApi: null,
       billing: { prices: { ...ZEGO_LIST_PRICES }, unknownResolutionTier: 'hd' },
     });
@@ -163,12 +166,19 @@ describe('config values', () => {
 
   it('lifecycleSettings maps onto the workflow settings', () => {
     expect(
-      lifecycleSettings(loadWorkerConfig({ ORPHAN_STOP_GRACE: '1m', CONTINUE_AS_NEW_AFTER_EVENTS: '300' })),
+      lifecycleSettings(
+        loadWorkerConfig({
+          ORPHAN_STOP_GRACE: '1m',
+          CONTINUE_AS_NEW_AFTER_EVENTS: '300',
+          STALE_STOP_GRACE: '90s',
+        }),
+      ),
     ).toEqual({
       lingerMs: 300_000,
       orphanGraceMs: 60_000,
       maxTaskDurationMs: 86_400_000,
       continueAsNewAfterEvents: 300,
+      staleStopGraceMs: 90_000,
     });
     expect(lifecycleSettings(loadServerConfig({ ...SERVER_ENV, LIFECYCLE_LINGER: '2s' })).lingerMs).toBe(
       2000,

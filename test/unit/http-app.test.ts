@@ -104,6 +104,7 @@ function stateDoc(
     billing: { status: 'pending' },
     alerts: [],
     cleanup: { status: 'pending' },
+    followUps: [],
     maxSequence: 0,
     closed: false,
   };
