@@ -1,17 +1,48 @@
-/** `npm run worker`: the lifecycle workflow and its activities, against TEMPORAL_ADDRESS. */
-import { loadWorkerConfig } from '../config';
+/** `npm run worker` / `npm run start:worker`: the lifecycle workflow and its activities, against TEMPORAL_ADDRESS. */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadWorkerConfig } from '../config';
 import { createLogger } from '../logger';
 import { temporalConnectConfig } from '../temporal/connection';
 import { startWorkerService } from './services';
 import { configOrExit, fatal } from './startup';
 
+/** Where `npm run build` puts the prebuilt workflow bundle, relative to this file compiled (dist/src/main). */
+const BUILT_BUNDLE = path.resolve(__dirname, '..', '..', 'workflow-bundle.js');
+
+/**
+ * The prebuilt workflow bundle to load, or undefined to bundle the workflow code from source at
+ * start (development, `tsx`). WORKFLOW_BUNDLE_PATH wins; compiled output (`node dist/...`) uses the
+ * bundle `npm run build` wrote next to it.
+ */
+function workflowBundlePath(env: NodeJS.ProcessEnv): string | undefined {
+  const configured = env.WORKFLOW_BUNDLE_PATH?.trim();
+  if (configured) {
+    const file = path.resolve(configured);
+    if (!existsSync(file) || !statSync(file).isFile()) {
+      throw new ConfigError([
+        { variable: 'WORKFLOW_BUNDLE_PATH', message: `${JSON.stringify(configured)} is not a file` },
+      ]);
+    }
+    return file;
+  }
+  if (__filename.endsWith('.js') && existsSync(BUILT_BUNDLE)) return BUILT_BUNDLE;
+  return undefined;
+}
+
 async function main(): Promise<void> {
   const config = configOrExit(() => loadWorkerConfig(process.env));
   const temporal = configOrExit(() => temporalConnectConfig(process.env));
+  const bundlePath = configOrExit(() => workflowBundlePath(process.env));
   const logger = createLogger({ level: config.logLevel, base: { service: 'worker' } });
-  const service = await startWorkerService(config, temporal, logger);
+  const service = await startWorkerService(config, temporal, logger, { workflowBundlePath: bundlePath });
   logger.info(
-    { taskQueue: config.taskQueue, namespace: temporal.namespace, database: service.db.kind },
+    {
+      taskQueue: config.taskQueue,
+      namespace: temporal.namespace,
+      database: service.db.kind,
+      workflowBundle: bundlePath ?? 'bundled from source at start',
+    },
     'worker started',
   );
   // The Temporal runtime handles SIGINT/SIGTERM itself: it stops polling and drains in-flight work.
