@@ -25,6 +25,7 @@
  * | MAX_TASK_DURATION               | all                | 24h                      |
  * | ALERT_WEBHOOK_URL               | worker, dev        | unset                    |
  * | TASK_FINISHED_WEBHOOK_URL       | worker, dev        | unset                    |
+ * | WORKER_METRICS_ADDRESS          | worker, dev        | unset (no exporter)      |
  * | STALE_STOP_GRACE                | all                | 2m                       |
  * | ZEGO_APP_ID, ZEGO_SERVER_SECRET, ZEGO_API_BASE_URL | worker, dev | unset, unset, https://rtc-api.zego.im |
  *
@@ -126,6 +127,8 @@ export interface WorkerConfig extends CommonConfig, LifecycleConfig {
   alertWebhookUrl: string | undefined;
   /** The shipped follow-up POSTs a "task finished" event here when set. */
   taskFinishedWebhookUrl: string | undefined;
+  /** host:port where the Temporal SDK's Prometheus exporter serves /metrics; unset = none. */
+  workerMetricsAddress: string | undefined;
   /** null when ZEGO_APP_ID / ZEGO_SERVER_SECRET are unset: stale tasks are then only alerted. */
   zegoApi: ZegoApiConfig | null;
   billing: BillingConfig;
@@ -227,6 +230,17 @@ function url(protocols: readonly string[], echo: boolean, required = false) {
   });
 }
 
+/** `host:port` of a listening socket (e.g. `0.0.0.0:9464`); optional. */
+function hostPort() {
+  return raw().transform((value, ctx): string | undefined => {
+    if (value === undefined) return undefined;
+    const m = /^(.+):(\d{1,5})$/.exec(value.trim());
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      return fail(ctx, `${show(value)} is not host:port (e.g. 0.0.0.0:9464)`);
+    return value.trim();
+  });
+}
+
 function secretList(required: boolean) {
   return raw().transform((value, ctx): string[] => {
     if (value === undefined) {
@@ -316,6 +330,7 @@ const lifecycleFields = {
 const workerFields = {
   ALERT_WEBHOOK_URL: url(['http:', 'https:'], false),
   TASK_FINISHED_WEBHOOK_URL: url(['http:', 'https:'], false),
+  WORKER_METRICS_ADDRESS: hostPort(),
   ZEGO_APP_ID: zegoAppId,
   ZEGO_SERVER_SECRET: zegoServerSecret,
   ZEGO_API_BASE_URL: url(['http:', 'https:'], true),
@@ -394,6 +409,7 @@ function workerOf(v: z.output<z.ZodObject<typeof workerFields>>) {
   return {
     alertWebhookUrl: v.ALERT_WEBHOOK_URL,
     taskFinishedWebhookUrl: v.TASK_FINISHED_WEBHOOK_URL,
+    workerMetricsAddress: v.WORKER_METRICS_ADDRESS,
     zegoApi: zegoApiOf(v),
     billing: { prices: v.BILLING_PRICES, unknownResolutionTier: v.BILLING_UNKNOWN_RESOLUTION_TIER },
   };

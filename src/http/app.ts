@@ -6,12 +6,14 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Logger } from '../logger';
 import type { NonceStore } from '../store/types';
+import type { UsageReader } from '../store/usage';
 import { callbackRouter } from './callback-route';
 import { finalErrorHandler, notFound, setRequestContext } from './errors';
 import { healthRouter } from './health-routes';
 import type { HttpMetrics } from './metrics';
 import type { LifecycleGateway } from './ports';
 import { taskRouter } from './task-routes';
+import { usageRouter } from './usage-route';
 
 export interface AppDeps {
   gateway: LifecycleGateway;
@@ -29,6 +31,8 @@ export interface AppDeps {
    * The gateway enforces HANDOFF_TIMEOUT itself; pass a little more than it here.
    */
   handoffTimeoutMs?: number;
+  /** Usage reports over the billing ledger; without it GET /usage answers 503. */
+  usage?: UsageReader;
 }
 
 const REQUEST_ID_HEADER = 'X-Request-Id';
@@ -74,6 +78,7 @@ export function createApp(deps: AppDeps): express.Application {
 
   app.use(callbackRouter(deps));
   app.use(taskRouter(deps));
+  app.use(usageRouter(deps));
   app.use(healthRouter(deps));
   app.use(notFound);
   app.use(finalErrorHandler);

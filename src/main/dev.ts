@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadDevConfig } from '../config';
 import { createLogger } from '../logger';
+import { SqlUsageReader } from '../store/usage';
 import { locateTemporalCli } from '../temporal/cli-locator';
 import { startDevServer } from '../temporal/dev-server';
 import { startHttpService, startWorkerService } from './services';
@@ -52,13 +53,17 @@ async function main(): Promise<void> {
   const temporal = { connectionOptions: { address: devServer.address }, namespace: devServer.namespace };
   const worker = await startWorkerService(config, temporal, logger.child({ component: 'worker' }));
   const running = worker.run();
-  const http = await startHttpService(config, temporal, logger.child({ component: 'server' }));
+  // Usage reports read the worker's own database (PGlite allows one opener per directory).
+  const http = await startHttpService(config, temporal, logger.child({ component: 'server' }), {
+    usage: new SqlUsageReader(worker.db.sql),
+  });
 
   const lines = [
     '',
     'zego-transcode-lifecycle is running (embedded)',
     `  callback URL     ${http.url}/zego/callback`,
     `  task queries     ${http.url}/tasks?status=running`,
+    `  usage reports    ${http.url}/usage?appId=<appId>&from=<YYYY-MM-DD>&to=<YYYY-MM-DD>`,
     `  Temporal UI      ${devServer.uiUrl ?? '(headless)'}`,
     `  Temporal gRPC    ${devServer.address} (namespace ${devServer.namespace})`,
     `  callback secret  ${config.callbackSecrets[0]}${

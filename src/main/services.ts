@@ -6,13 +6,16 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import { createWorkerActivities } from '../../activities';
+import { registeredFollowUps, type FollowUp } from '../../activities/follow-ups';
+import { ZegoApiClient } from '../zego/api-client';
 import { lifecycleSettings, type ServerConfig, type WorkerConfig } from '../config';
 import { createApp } from '../http/app';
 import { createMetrics } from '../http/metrics';
 import type { Logger } from '../logger';
 import { createNonceStore, openDatabase } from '../store';
 import type { Database, NonceStore } from '../store/types';
+import { SqlUsageReader, type UsageReader } from '../store/usage';
 import type { TemporalConnectConfig } from '../temporal/connection';
 import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
@@ -31,7 +34,16 @@ export async function startWorkerService(
   config: Omit<WorkerConfig, 'role'>,
   temporal: TemporalConnectConfig,
   logger: Logger,
-  opts: { workflowBundlePath?: string; identity?: string; db?: Database } = {},
+  opts: {
+    workflowBundlePath?: string;
+    identity?: string;
+    db?: Database;
+    /** Follow-ups besides the registered ones (tests register their own here). */
+    followUps?: readonly FollowUp[];
+    /** Defaults to a client from config.zegoApi. */
+    zegoApi?: ZegoApiClient | null;
+    env?: Record<string, string | undefined>;
+  } = {},
 ): Promise<WorkerService> {
   const db =
     opts.db ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger }));
@@ -41,14 +53,25 @@ export async function startWorkerService(
   } finally {
     await operator.close();
   }
-  installTemporalRuntime(logger);
+  installTemporalRuntime(logger, config.workerMetricsAddress);
   const connection = await NativeConnection.connect(temporal.connectionOptions);
-  const activities = createActivities({
+  const activityLogger = logger.child({ component: 'activities' });
+  const followUps = [
+    ...registeredFollowUps({ config, env: opts.env ?? process.env, logger: activityLogger, fetch }),
+    ...(opts.followUps ?? []),
+  ];
+  const zegoApi =
+    opts.zegoApi !== undefined
+      ? opts.zegoApi
+      : config.zegoApi && new ZegoApiClient({ ...config.zegoApi, baseUrl: config.zegoApi.baseUrl });
+  const activities = createWorkerActivities({
     db,
     prices: config.billing.prices,
     unknownResolutionTier: config.billing.unknownResolutionTier,
     alertWebhookUrl: config.alertWebhookUrl,
-    logger: logger.child({ component: 'activities' }),
+    logger: activityLogger,
+    zegoApi,
+    followUps,
   });
   const worker = await createLifecycleWorker({
     connection,
@@ -90,7 +113,11 @@ export async function startHttpService(
   config: Omit<ServerConfig, 'role'>,
   temporal: TemporalConnectConfig,
   logger: Logger,
-  opts: { now?: () => number } = {},
+  opts: {
+    now?: () => number;
+    /** Usage reports (GET /usage); default: over DATABASE_URL when set, else none (503). */
+    usage?: UsageReader;
+  } = {},
 ): Promise<HttpService> {
   // Lazy: the server starts (and answers /healthz, 503 on callbacks) while Temporal is down.
   const connection = Connection.lazy(temporal.connectionOptions);
@@ -103,6 +130,18 @@ export async function startHttpService(
     logger,
   });
   const nonces = await createNonceStore({ databaseUrl: config.databaseUrl });
+  // The ledger, read-only, for usage reports; only PostgreSQL is reachable from a separate server.
+  let ledgerDb: Database | undefined;
+  let usage = opts.usage;
+  if (!usage && config.databaseUrl?.trim()) {
+    try {
+      ledgerDb = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
+    } catch (err) {
+      await nonces.close();
+      throw err;
+    }
+    usage = new SqlUsageReader(ledgerDb.sql);
+  }
   const app = createApp({
     gateway,
     nonces,
@@ -111,6 +150,7 @@ export async function startHttpService(
     secrets: config.callbackSecrets,
     maxSkewMs: config.callbackMaxSkewMs,
     now: opts.now,
+    usage,
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -129,6 +169,7 @@ export async function startHttpService(
       server.closeIdleConnections();
       await closed;
       await nonces.close();
+      await ledgerDb?.close();
       await connection.close();
     },
   };

@@ -37,14 +37,21 @@ class PinoTemporalLogger implements TemporalLogger {
 
 let installed = false;
 
-/** Installs the process-wide runtime once; later calls (several workers in one process) reuse it. */
-export function installTemporalRuntime(logger: Logger): void {
+/**
+ * Installs the process-wide runtime once; later calls (several workers in one process) reuse it.
+ * With `metricsAddress`, the SDK's own Prometheus exporter serves worker metrics (task slots,
+ * poll and schedule-to-start latencies, workflow and activity outcomes) at http://<address>/metrics.
+ */
+export function installTemporalRuntime(logger: Logger, metricsAddress?: string): void {
   if (installed) return;
   installed = true;
   try {
     Runtime.install({
       logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })),
-      telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
+      telemetryOptions: {
+        logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
+        ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
+      },
     });
   } catch {
     // Already instantiated by someone else in this process (e.g. a test environment): keep theirs.

@@ -17,6 +17,9 @@ import {
 } from '../../src/main/services';
 import { openDatabase } from '../../src/store';
 import type { Database } from '../../src/store/types';
+import type { ZegoApiClient } from '../../src/zego/api-client';
+import type { FollowUp } from '../../activities/follow-ups';
+import { SqlUsageReader } from '../../src/store/usage';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import type { LifecycleStateDocument } from '../../workflows/definitions';
 import { createTestDatabase } from './postgres';
@@ -79,6 +82,10 @@ export interface ServiceOptions {
   databaseUrl?: string;
   /** Another Temporal server than the global one (host:port). */
   temporalAddress?: string;
+  /** Follow-ups registered besides the shipped ones. */
+  followUps?: FollowUp[];
+  /** ZEGO's API client for stale stops (e.g. pointed at the fake ZEGO API). */
+  zegoApi?: ZegoApiClient | null;
 }
 
 export async function startTestService(opts: ServiceOptions): Promise<TestService> {
@@ -100,13 +107,18 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
   const workerConfig = loadWorkerConfig(env);
   // One database handle for the worker and the assertions: PGlite allows one opener per directory.
   const db = await openDatabase({ databaseUrl, dataDir, logger });
-  const http = await startHttpService(loadServerConfig(env), temporal, logger);
+  const http = await startHttpService(loadServerConfig(env), temporal, logger, {
+    usage: new SqlUsageReader(db.sql),
+  });
 
   let worker: WorkerService | null = null;
   const startWorker = async () => {
     worker = await startWorkerService(workerConfig, temporal, logger, {
       workflowBundlePath: process.env.TEST_WORKFLOW_BUNDLE,
       db,
+      followUps: opts.followUps,
+      zegoApi: opts.zegoApi,
+      env,
     });
     void worker.run();
   };

@@ -80,12 +80,15 @@ describe('worker killed and restarted mid-lifecycle', () => {
   });
 
   /** `npm run worker`'s entry point as its own process, ready once it logs "worker started". */
+  let metricsAddress = '';
   async function spawnWorker(): Promise<ChildProcess> {
+    metricsAddress = `127.0.0.1:${await freePort()}`;
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main/worker.ts')], {
       cwd: ROOT,
       env: {
         ...process.env,
         ...svc.env,
+        WORKER_METRICS_ADDRESS: metricsAddress,
         LOG_LEVEL: 'info',
         WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE,
       },
@@ -163,5 +166,8 @@ describe('worker killed and restarted mid-lifecycle', () => {
 
     expect(await ledgerRows(svc.db, first.appId, first.taskId)).toHaveLength(1);
     expect(await ledgerRows(svc.db, second.appId, second.taskId)).toHaveLength(1);
+    // The worker's own Temporal SDK metrics, for scraping.
+    const metrics = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+    expect(metrics).toMatch(/temporal_workflow_completed|temporal_activity_execution/);
   }, 300_000);
 });
