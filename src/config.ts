@@ -26,6 +26,7 @@
  * | ALERT_WEBHOOK_URL               | worker, dev        | unset                    |
  * | TASK_FINISHED_WEBHOOK_URL       | worker, dev        | unset                    |
  * | WORKER_METRICS_ADDRESS          | worker, dev        | unset (no exporter)      |
+ * | SHUTDOWN_DELAY                  | server, dev        | 0s                       |
  * | STALE_STOP_GRACE                | all                | 2m                       |
  * | ZEGO_APP_ID, ZEGO_SERVER_SECRET, ZEGO_API_BASE_URL | worker, dev | unset, unset, https://rtc-api.zego.im |
  *
@@ -107,6 +108,8 @@ export interface ServerConfig extends CommonConfig, LifecycleConfig {
   callbackSecrets: string[];
   callbackMaxSkewMs: number;
   handoffTimeoutMs: number;
+  /** On SIGTERM: how long /readyz says 503 before the listener closes (load balancers catch up). */
+  shutdownDelayMs: number;
 }
 
 /** Credentials for ZEGO's server API (StopCloudTranscode of stale tasks); both or neither. */
@@ -184,13 +187,15 @@ export function parseDuration(value: string): number | undefined {
 /** Longest delay a Node timer can wait (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function duration(fallback: string, maxMs = 10 * 365 * 24 * 3600 * 1000) {
+function duration(fallback: string, maxMs = 10 * 365 * 24 * 3600 * 1000, zeroAllowed = false) {
   return raw().transform((value, ctx): number => {
     const text = value ?? fallback;
     const parsed = parseDuration(text);
     if (parsed === undefined) return fail(ctx, `${show(text)} is not a duration (${DURATION_HINT})`);
     const rounded = Math.round(parsed);
-    if (rounded <= 0) return fail(ctx, `${show(text)} must be a positive duration (${DURATION_HINT})`);
+    if (rounded < 0 || (rounded === 0 && !zeroAllowed)) {
+      return fail(ctx, `${show(text)} must be a positive duration (${DURATION_HINT})`);
+    }
     if (rounded > maxMs) return fail(ctx, `${show(text)} is too long (at most ${ms(maxMs, { long: true })})`);
     return rounded;
   });
@@ -313,6 +318,7 @@ const serverFields = (secretRequired: boolean) => ({
   ZEGO_CALLBACK_SECRET: secretList(secretRequired),
   ZEGO_CALLBACK_MAX_SKEW: duration('5m'),
   HANDOFF_TIMEOUT: duration('5s', MAX_TIMER_MS),
+  SHUTDOWN_DELAY: duration('0s', MAX_TIMER_MS, true),
 });
 
 /**
@@ -422,6 +428,7 @@ function serverOf(v: z.output<z.ZodObject<ReturnType<typeof serverFields>>>) {
     callbackSecrets: v.ZEGO_CALLBACK_SECRET,
     callbackMaxSkewMs: v.ZEGO_CALLBACK_MAX_SKEW,
     handoffTimeoutMs: v.HANDOFF_TIMEOUT,
+    shutdownDelayMs: v.SHUTDOWN_DELAY,
   };
 }
 

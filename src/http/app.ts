@@ -31,6 +31,8 @@ export interface AppDeps {
    * The gateway enforces HANDOFF_TIMEOUT itself; pass a little more than it here.
    */
   handoffTimeoutMs?: number;
+  /** True while the server drains on shutdown: answers carry `Connection: close`. */
+  isDraining?: () => boolean;
   /** Usage reports over the billing ledger; without it GET /usage answers 503. */
   usage?: UsageReader;
 }
@@ -52,6 +54,8 @@ export function createApp(deps: AppDeps): express.Application {
     const incoming = req.get(REQUEST_ID_HEADER);
     const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.set(REQUEST_ID_HEADER, requestId);
+    // Draining: keep-alive clients reconnect (to another replica) for their next request.
+    if (deps.isDraining?.()) res.set('Connection', 'close');
     setRequestContext(res, requestId, logger.child({ requestId }));
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -12,6 +12,7 @@ import { ZegoApiClient } from '../zego/api-client';
 import { lifecycleSettings, type ServerConfig, type WorkerConfig } from '../config';
 import { createApp } from '../http/app';
 import { createMetrics } from '../http/metrics';
+import type { LifecycleGateway } from '../http/ports';
 import type { Logger } from '../logger';
 import { createNonceStore, openDatabase } from '../store';
 import type { Database, NonceStore } from '../store/types';
@@ -99,6 +100,9 @@ export async function startWorkerService(
   };
 }
 
+/** Longest a shutdown waits for requests in flight (a hand-off is bounded by HANDOFF_TIMEOUT). */
+const SHUTDOWN_GRACE_MS = 15_000;
+
 export interface HttpService {
   url: string;
   server: Server;
@@ -142,8 +146,18 @@ export async function startHttpService(
     }
     usage = new SqlUsageReader(ledgerDb.sql);
   }
+  // Draining (SIGTERM): /readyz answers 503 so load balancers stop sending, in-flight hand-offs finish.
+  let draining = false;
+  const served: LifecycleGateway = {
+    deliver: (payload) => gateway.deliver(payload),
+    getTask: (appId, taskId) => gateway.getTask(appId, taskId),
+    appsForTask: (taskId) => gateway.appsForTask(taskId),
+    list: (filter) => gateway.list(filter),
+    isReady: async () => !draining && (await gateway.isReady()),
+  };
   const app = createApp({
-    gateway,
+    gateway: served,
+    isDraining: () => draining,
     nonces,
     logger,
     metrics: createMetrics(),
@@ -165,9 +179,18 @@ export async function startHttpService(
     client,
     nonces,
     async close() {
+      draining = true;
+      if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      // Stop accepting; requests in flight (hand-offs to Temporal) finish and are answered.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const started = Date.now();
+      const sweep = setInterval(() => {
+        server.closeIdleConnections();
+        if (Date.now() - started > SHUTDOWN_GRACE_MS) server.closeAllConnections();
+      }, 50);
       server.closeIdleConnections();
       await closed;
+      clearInterval(sweep);
       await nonces.close();
       await ledgerDb?.close();
       await connection.close();
