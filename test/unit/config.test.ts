@@ -33,6 +33,7 @@ describe('config defaults', () => {
       callbackSecrets: ['secret-1'],
       callbackMaxSkewMs: 5 * 60_000,
       handoffTimeoutMs: 5_000,
+      shutdownDelayMs: 0,
       taskQueue: 'zego-transcoding',
       databaseUrl: undefined,
       dataDir: './.data',
