@@ -5,7 +5,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isLosslessNumber, LosslessNumber, parse, stringify } from 'lossless-json';
+import { isLosslessNumber, LosslessNumber, parse } from 'lossless-json';
+import { BODY_ENCODINGS, encodeCallbackBody, type BodyEncoding } from '../zego/encode';
 import { computeCallbackSignature } from '../zego/signature';
 import {
   CliError,
@@ -22,8 +23,8 @@ import {
   type CommandContext,
 } from './common';
 
-export const ENCODINGS = ['json', 'urlencoded-json', 'form'] as const;
-export type Encoding = (typeof ENCODINGS)[number];
+export const ENCODINGS = BODY_ENCODINGS;
+export type Encoding = BodyEncoding;
 
 type Body = Record<string, unknown>;
 
@@ -104,30 +105,6 @@ export function resignCallback(body: Body, secret: string, nowMs = Date.now()): 
   return out;
 }
 
-function formText(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'object' && !isLosslessNumber(value)) return stringify(value) ?? '';
-  return String(value);
-}
-
-/** The body as ZEGO may send it. */
-export function encodeBody(body: Body, encoding: Encoding): { body: string; contentType: string } {
-  const json = stringify(body) ?? '{}';
-  switch (encoding) {
-    case 'json':
-      return { body: json, contentType: 'application/json' };
-    case 'urlencoded-json':
-      return { body: encodeURIComponent(json), contentType: 'application/x-www-form-urlencoded' };
-    case 'form': {
-      const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(body)) {
-        if (value !== undefined) params.append(key, formText(value));
-      }
-      return { body: params.toString(), contentType: 'application/x-www-form-urlencoded' };
-    }
-  }
-}
-
 const send: Command = {
   name: 'callbacks send',
   summary: 'POST a recorded or hand-written callback body, freshly signed',
@@ -174,7 +151,7 @@ is then refused as outside the skew window). Exit code 0 when the service answer
       throw new CliError(`${file} holds no callback body (a JSON object, URL-encoded JSON or form fields)`);
     }
     const body = keep ? parsed : resignCallback(parsed, secret as string);
-    const encoded = encodeBody(body, encoding);
+    const encoded = encodeCallbackBody(body, encoding);
     const client = new ServiceClient(serviceUrl(ctx.values, ctx.io.env));
     const reply = await client.request('POST', '/zego/callback', encoded);
     const ok = reply.status >= 200 && reply.status < 300;

@@ -4,8 +4,9 @@
  * `Details` object travels as a JSON string.
  */
 
-export const BODY_ENCODINGS = ['json', 'urlencoded-json', 'form'] as const;
-export type BodyEncoding = (typeof BODY_ENCODINGS)[number];
+import { BODY_ENCODINGS, encodeCallbackBody, type BodyEncoding } from '../zego/encode';
+
+export { BODY_ENCODINGS, type BodyEncoding, type EncodedBody } from '../zego/encode';
 /** `mixed` picks one of BODY_ENCODINGS per callback. */
 export type EncodingChoice = BodyEncoding | 'mixed';
 export const ENCODING_CHOICES: readonly EncodingChoice[] = [...BODY_ENCODINGS, 'mixed'];
@@ -13,32 +14,8 @@ export const ENCODING_CHOICES: readonly EncodingChoice[] = [...BODY_ENCODINGS, '
 /** A callback body before encoding, with ZEGO's own field names and JSON types. */
 export type CallbackFields = Record<string, unknown>;
 
-export interface EncodedBody {
-  body: string;
-  contentType: string;
-}
-
-export function encodeBody(fields: CallbackFields, encoding: BodyEncoding): EncodedBody {
-  const json = JSON.stringify(fields);
-  switch (encoding) {
-    case 'json':
-      return { body: json, contentType: 'application/json' };
-    case 'urlencoded-json':
-      // encodeURIComponent, not form encoding: ZEGO's receivers percent-decode, where `+` stays `+`.
-      return { body: encodeURIComponent(json), contentType: 'application/x-www-form-urlencoded' };
-    case 'form': {
-      const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(fields)) {
-        if (value === undefined) continue;
-        params.append(
-          key,
-          typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value),
-        );
-      }
-      return { body: params.toString(), contentType: 'application/x-www-form-urlencoded' };
-    }
-  }
-}
+export const encodeBody = (fields: CallbackFields, encoding: BodyEncoding) =>
+  encodeCallbackBody(fields, encoding);
 
 /**
  * The inverse of encodeBody, for tests and for checking what was sent. Form values stay strings

@@ -14,6 +14,7 @@ import { lookup } from 'node:dns/promises';
 import { existsSync, promises as fs, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { forEachLine } from './child-output';
 
 export type LocatorLogger = (line: string) => void;
 
@@ -458,22 +459,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
     timer = setTimeout(() => reject(new Error(message)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function forEachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let buffer = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split(/\r?\n/);
-    buffer = lines.pop() ?? '';
-    for (const line of lines) onLine(line);
-  });
-  stream.on('end', () => {
-    if (buffer) onLine(buffer);
-    buffer = '';
-  });
 }
 
 function killTree(pid: number | undefined): void {

@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributes } from '../../workflows/definitions';
+import { forEachLine } from './child-output';
 
 export interface DevServerOptions {
   /** Path to the temporal CLI (see `locateTemporalCli`). */
@@ -256,20 +257,4 @@ const timer = setInterval(() => {
   } catch {
     return null;
   }
-}
-
-function forEachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let buffer = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    buffer += chunk;
-    const lines = buffer.split(/\r?\n/);
-    buffer = lines.pop() ?? '';
-    for (const line of lines) onLine(line);
-  });
-  stream.on('end', () => {
-    if (buffer) onLine(buffer);
-    buffer = '';
-  });
 }

@@ -11,7 +11,7 @@
  * the computed one.
  */
 import { randomInt } from 'node:crypto';
-import { stringify } from 'lossless-json';
+import { encodeCallbackBody } from '../../src/zego/encode';
 import { computeCallbackSignature } from '../../src/zego/signature';
 
 export const TEST_CALLBACK_SECRET = 'test-callback-secret';
@@ -87,22 +87,9 @@ export function encodeCallback(
   obj: ZegoCallbackBody,
   form: BodyForm = 'json',
 ): { body: string; contentType: string } {
-  const json = stringify(obj) ?? 'null';
-  switch (form) {
-    case 'json':
-      return { body: json, contentType: 'application/json' };
-    case 'urlencoded-json':
-      return { body: encodeURIComponent(json), contentType: 'application/x-www-form-urlencoded' };
-    case 'form':
-    case 'form-lowercase': {
-      const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(obj)) {
-        if (value === undefined) continue;
-        params.append(form === 'form' ? key : key.toLowerCase(), formText(value));
-      }
-      return { body: params.toString(), contentType: 'application/x-www-form-urlencoded' };
-    }
-  }
+  return form === 'form-lowercase'
+    ? encodeCallbackBody(obj, 'form', { lowercaseFormKeys: true })
+    : encodeCallbackBody(obj, form);
 }
 
 function build(defaults: ZegoCallbackBody, overrides: ZegoCallbackBody, sign: SignOptions): ZegoCallbackBody {
@@ -128,12 +115,6 @@ function build(defaults: ZegoCallbackBody, overrides: ZegoCallbackBody, sign: Si
   if ('Signature' in overrides) signed.Signature = overrides.Signature;
   for (const [key, value] of Object.entries(overrides)) if (value === undefined) delete signed[key];
   return signed;
-}
-
-function formText(value: unknown): string {
-  if (value === null) return '';
-  if (typeof value === 'object') return stringify(value) ?? '';
-  return String(value);
 }
 
 /** 19 digits, like the nonces ZEGO sends (e.g. 7257784982359218206). */
