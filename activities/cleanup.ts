@@ -1,17 +1,9 @@
 /** Active-task registry upkeep: a lifecycle registers itself when it starts and removes itself at the end. */
-import type { TranscodeInput, TranscodeOutput } from '../src/zego/types';
+import type { ActiveTask } from '../src/store/types';
 import type { ActivityDeps } from './index';
 
-export interface RegisterActiveTaskInput {
-  appId: string;
-  taskId: string;
-  userId: string;
-  workflowId: string;
-  lifecycleId: string;
-  startedAt: string | null;
-  input: TranscodeInput | null;
-  outputs: TranscodeOutput[];
-}
+/** The registry row of a lifecycle that has started. */
+export type RegisterActiveTaskInput = Omit<ActiveTask, 'registeredAt'>;
 
 export interface CleanupTaskInput {
   appId: string;
@@ -24,16 +16,7 @@ export function createCleanupActivities(deps: Pick<ActivityDeps, 'db' | 'logger'
 
   /** Adds (or refreshes) this lifecycle's registry row. Idempotent. */
   async function registerActiveTask(input: RegisterActiveTaskInput): Promise<void> {
-    await db.registry.register({
-      appId: input.appId,
-      taskId: input.taskId,
-      userId: input.userId,
-      workflowId: input.workflowId,
-      lifecycleId: input.lifecycleId,
-      startedAt: input.startedAt,
-      input: input.input,
-      outputs: input.outputs,
-    });
+    await db.registry.register(input);
     logger.info(
       {
         lifecycleId: input.lifecycleId,
