@@ -131,7 +131,10 @@ export interface LifecycleStateDocument {
   stopReason: number | null;
   input: TranscodeInput | null;
   outputs: TranscodeOutput[];
+  /** Distinct callbacks with their delivery counts: the most recent 500 (updates dropped first). */
   events: EventRecord[];
+  /** Distinct callbacks not listed in `events` (only tasks updated hundreds of times have any). */
+  eventsOmitted: number;
   billing: BillingDocument;
   alerts: AlertRecord[];
   cleanup: { status: 'pending' | 'done' | 'not_needed' };

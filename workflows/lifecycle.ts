@@ -35,7 +35,6 @@ import {
   applyCallback,
   billingEndMs,
   billingSegments,
-  currentOutputs,
   decidedByCallbacks,
   initialState,
   statusOf,
@@ -147,7 +146,7 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
         lifecycleId: state.lifecycleId,
         startedAt: new Date(state.start.ms).toISOString(),
         input: state.input,
-        outputs: currentOutputs(state),
+        outputs: state.outputs,
       });
       registered = true;
       continue;

@@ -44,8 +44,16 @@ export interface LifecycleState {
   /** Earliest start/update timestamp (ms): the stale deadline runs from here. */
   firstActiveMs: number | null;
   input: TranscodeInput | null;
+  /** Outputs in force: those of the latest start/update that carried outputs (as ZEGO sent them). */
+  outputs: TranscodeOutput[];
+  /** Billing segments; outputs reduced to what decides the tier, so long tasks stay small. */
   segments: Segment[];
+  /** The most recent distinct callbacks (at most EVENTS_KEPT), with their delivery counts. */
   events: (EventRecord & { key: string })[];
+  /** Distinct callbacks dropped from `events` to bound its size (still recognised as duplicates). */
+  eventsOmitted: number;
+  /** Every distinct callback seen: `Event:Status` → sorted, disjoint [first, last] Sequence ranges. */
+  seen: Record<string, [number, number][]>;
   maxSequence: number;
   /** Set once the outcome is decided; later callbacks are recorded but change nothing. */
   outcome: Outcome | null;
@@ -86,8 +94,11 @@ export function initialState(ids: {
     stopReceivedAtMs: null,
     firstActiveMs: null,
     input: null,
+    outputs: [],
     segments: [],
     events: [],
+    eventsOmitted: 0,
+    seen: {},
     maxSequence: -1,
     outcome: null,
     staleAtMs: null,
@@ -97,6 +108,49 @@ export function initialState(ids: {
     followUps: [],
     staleStopRequestedAtMs: null,
     nextLifecycle: [],
+  };
+}
+
+/** How many distinct callbacks the state document lists; older updates beyond it are counted only. */
+export const EVENTS_KEPT = 500;
+
+function seenKey(cb: Pick<CallbackSignalPayload, 'event' | 'status'>): string {
+  return `${cb.event}:${cb.status}`;
+}
+
+export function hasSeen(state: LifecycleState, cb: CallbackSignalPayload): boolean {
+  return (state.seen[seenKey(cb)] ?? []).some(([lo, hi]) => cb.sequence >= lo && cb.sequence <= hi);
+}
+
+/** Adds a Sequence to its ranges, merging neighbours: thousands of updates stay a few numbers. */
+function markSeen(state: LifecycleState, cb: CallbackSignalPayload): void {
+  const key = seenKey(cb);
+  const ranges = [...(state.seen[key] ?? []), [cb.sequence, cb.sequence] as [number, number]];
+  ranges.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const range of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && range[0] <= last[1] + 1) last[1] = Math.max(last[1], range[1]);
+    else merged.push([range[0], range[1]]);
+  }
+  state.seen[key] = merged;
+}
+
+/** Keeps `events` bounded: drops the oldest update first (starts and stops stay listed). */
+function trimEvents(state: LifecycleState): void {
+  while (state.events.length > EVENTS_KEPT) {
+    const oldestUpdate = state.events.findIndex((e) => e.status === 'TranscodeUpdated');
+    state.events.splice(oldestUpdate >= 0 ? oldestUpdate : 0, 1);
+    state.eventsOmitted += 1;
+  }
+}
+
+/** What decides an output's tier; the rest (stream ids, bitrate, codec) is not kept per segment. */
+function billingShape({ Width, Height, ShortEdgeAdaption }: TranscodeOutput): TranscodeOutput {
+  return {
+    ...(Width !== undefined ? { Width } : {}),
+    ...(Height !== undefined ? { Height } : {}),
+    ...(ShortEdgeAdaption === 1 ? { ShortEdgeAdaption } : {}),
   };
 }
 
@@ -120,11 +174,12 @@ function belongsToNextLifecycle(state: LifecycleState, cb: CallbackSignalPayload
  */
 export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, nowMs: number): ApplyResult {
   const key = callbackKey(cb);
-  const seen = state.events.find((e) => e.key === key);
-  if (seen) {
-    seen.deliveries += 1;
+  const listed = state.events.find((e) => e.key === key);
+  if (listed) {
+    listed.deliveries += 1;
     return 'duplicate';
   }
+  if (hasSeen(state, cb)) return 'duplicate';
   if (belongsToNextLifecycle(state, cb)) {
     const queued = state.nextLifecycle.some((p) => callbackKey(p) === key);
     if (!queued) state.nextLifecycle.push(cb);
@@ -141,6 +196,8 @@ export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, 
     deliveries: 1,
     ...(cb.event === 'transcode_stop' ? { stopReason: cb.stopReason ?? 0 } : {}),
   });
+  markSeen(state, cb);
+  trimEvents(state);
   // After the outcome is decided a late callback is history only: billing and status are final.
   if (state.outcome !== null) return 'applied';
 
@@ -165,8 +222,17 @@ export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, 
   }
   // Outputs define billing: a start or an update carrying outputs opens a segment at its timestamp.
   if (cb.outputs !== undefined) {
-    state.segments.push({ fromMs: ms, sequence: cb.sequence, outputs: cb.outputs });
-    state.segments.sort((a, b) => a.fromMs - b.fromMs || a.sequence - b.sequence);
+    const segment = { fromMs: ms, sequence: cb.sequence, outputs: cb.outputs.map(billingShape) };
+    // Kept in (time, Sequence) order; callbacks mostly arrive in order, so this is usually an append.
+    let at = state.segments.length;
+    while (
+      at > 0 &&
+      (state.segments[at - 1].fromMs > ms ||
+        (state.segments[at - 1].fromMs === ms && state.segments[at - 1].sequence > cb.sequence))
+    )
+      at -= 1;
+    state.segments.splice(at, 0, segment);
+    if (at === state.segments.length - 1) state.outputs = cb.outputs;
   }
   return 'applied';
 }
@@ -199,11 +265,6 @@ function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
-/** The outputs in force now: those of the latest segment. */
-export function currentOutputs(state: LifecycleState): TranscodeOutput[] {
-  return state.segments.length ? state.segments[state.segments.length - 1].outputs : [];
-}
-
 export function toDocument(state: LifecycleState, runId: string, closed: boolean): LifecycleStateDocument {
   const startedMs = state.start?.ms ?? null;
   const stoppedMs = state.stop?.ms ?? null;
@@ -223,9 +284,10 @@ export function toDocument(state: LifecycleState, runId: string, closed: boolean
         : null,
     stopReason: state.stop?.stopReason ?? null,
     input: state.input,
-    outputs: currentOutputs(state),
+    outputs: state.outputs,
     // eslint-disable-next-line @typescript-eslint/no-unused-vars
     events: state.events.map(({ key, ...event }) => event),
+    eventsOmitted: state.eventsOmitted,
     billing: state.billing,
     alerts: state.alerts,
     cleanup: state.cleanup,

@@ -105,6 +105,7 @@ function stateDoc(
     alerts: [],
     cleanup: { status: 'pending' },
     followUps: [],
+    eventsOmitted: 0,
     maxSequence: 0,
     closed: false,
   };

@@ -135,9 +135,10 @@ describe('lifecycle state machine', () => {
     applyCallback(s, stop({ sequence: 2 }), 0);
     s.outcome = decidedByCallbacks(s);
     expect(toDocument(s, 'r', false).outputs).toEqual(FHD);
+    // Segments keep what decides the tier; the document shows the outputs as ZEGO sent them.
     expect(billingSegments(s).map((x) => [x.fromMs, x.outputs])).toEqual([
-      [T0 * 1000, HD],
-      [(T0 + 300) * 1000, FHD],
+      [T0 * 1000, [{ Width: 1280, Height: 720 }]],
+      [(T0 + 300) * 1000, [{ Width: 1920, Height: 1080 }]],
     ]);
     expect(billingEndMs(s)).toBe((T0 + 600) * 1000);
   });
@@ -200,5 +201,49 @@ describe('lifecycle state machine', () => {
   it('callbackKey is (Event, Sequence, Status)', () => {
     expect(callbackKey(start())).toBe('transcode_start:0:TranscodeStarted');
     expect(callbackKey(stop())).toBe('transcode_stop:1:TranscodeStopped');
+  });
+});
+
+describe('a task updated tens of thousands of times', () => {
+  const OUT = (w: number, h: number) => ({
+    StreamId: 'output-stream-1',
+    VideoEncId: 0,
+    Fps: 0,
+    ShortEdgeAdaption: 0,
+    Width: w,
+    Height: h,
+    VideoBitrate: 0,
+    GOP: 2,
+  });
+
+  function busy(updates: number): LifecycleState {
+    const s = fresh();
+    applyCallback(s, start({ outputs: [OUT(1280, 720)] }), 0);
+    for (let i = 1; i <= updates; i++) {
+      applyCallback(s, update(i, T0 + i, [i % 2 ? OUT(1920, 1080) : OUT(640, 360)]), 0);
+    }
+    return s;
+  }
+
+  it('stays small enough to continue as new (Temporal payloads are limited to 2 MB)', () => {
+    const s = busy(10_000);
+    expect(JSON.stringify(s).length).toBeLessThan(1024 * 1024);
+    expect(s.segments).toHaveLength(10_001);
+    expect(s.segments[6].outputs).toEqual([{ Width: 640, Height: 360 }]);
+  });
+
+  it('lists the most recent 500 callbacks, counts the rest, and still knows them all as duplicates', () => {
+    const s = busy(2_000);
+    const doc = toDocument(s, 'r', false);
+    expect(doc.events).toHaveLength(500);
+    expect(doc.eventsOmitted).toBe(1_501);
+    expect(doc.events[0]).toMatchObject({ status: 'TranscodeStarted', sequence: 0 }); // the start stays listed
+    expect(doc.events[499].sequence).toBe(2_000);
+    expect(s.seen['transcode_start:TranscodeUpdated']).toEqual([[1, 2_000]]);
+    expect(applyCallback(s, update(7, T0 + 7), 0)).toBe('duplicate'); // omitted from the list
+    expect(applyCallback(s, update(1_999, T0 + 1_999), 0)).toBe('duplicate'); // listed
+    expect(s.events.find((e) => e.sequence === 1_999)?.deliveries).toBe(2);
+    expect(applyCallback(s, update(2_001, T0 + 2_001), 0)).toBe('applied');
+    expect(doc.outputs).toEqual([OUT(640, 360)]); // the outputs in force, as ZEGO sent them
   });
 });
