@@ -182,6 +182,8 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
           state.staleStopRequestedAtMs = requestedAtMs;
           continue;
         }
+        // The stop callback may have arrived while we were asking ZEGO: the facts decide then.
+        if (decidedByCallbacks(state) !== null) continue;
       }
       state.outcome = onTimeout;
       // Billable until we stopped it, else until the stale deadline.
