@@ -8,6 +8,7 @@
  * successful `deliver`, and nothing that fails before it has changed any state (a nonce binding
  * is not state: an exact retry of the same body still passes).
  */
+import { trace } from '@opentelemetry/api';
 import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
 import type { Logger } from '../logger';
@@ -113,12 +114,16 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
     }
 
     const { callback, fingerprint, timestampMs } = result;
-    const tlog: Logger = bindLog(res, {
-      appId: callback.appId,
-      taskId: callback.taskId,
-      workflowId: lifecycleWorkflowId(callback.appId, callback.taskId),
-    });
+    const workflowId = lifecycleWorkflowId(callback.appId, callback.taskId);
+    const tlog: Logger = bindLog(res, { appId: callback.appId, taskId: callback.taskId, workflowId });
     const event = callback.event;
+    // The request's span, when tracing is on (src/telemetry.ts); a no-op otherwise.
+    trace.getActiveSpan()?.setAttributes({
+      'zego.app_id': callback.appId,
+      'zego.task_id': callback.taskId,
+      'zego.event': event,
+      'temporal.workflow_id': workflowId,
+    });
     const deadlineAt = deps.handoffTimeoutMs !== undefined ? Date.now() + deps.handoffTimeoutMs : undefined;
 
     // 1. Bind the signed (Timestamp, Nonce) to this body, for as long as the timestamp stays fresh.

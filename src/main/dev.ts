@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadDevConfig } from '../config';
 import { createLogger } from '../logger';
+import { startTracing } from '../telemetry';
 import { SqlUsageReader } from '../store/usage';
 import { locateTemporalCli } from '../temporal/cli-locator';
 import { startDevServer } from '../temporal/dev-server';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
   const temporalPort = configOrExit(() => portVariable('TEMPORAL_DEV_PORT', 7233));
   const uiPort = configOrExit(() => portVariable('TEMPORAL_DEV_UI_PORT', 8233));
   const logger = createLogger({ level: config.logLevel, base: { service: 'dev' } });
+  const tracing = configOrExit(() => startTracing('zego-transcode-dev', process.env, { logger }));
 
   const cliPath = await locateTemporalCli({ logger: (line) => logger.info(line) });
   const devServer = await startDevServer({
@@ -51,11 +53,14 @@ async function main(): Promise<void> {
     logger: (line) => logger.debug({ component: 'temporal' }, line),
   });
   const temporal = { connectionOptions: { address: devServer.address }, namespace: devServer.namespace };
-  const worker = await startWorkerService(config, temporal, logger.child({ component: 'worker' }));
+  const worker = await startWorkerService(config, temporal, logger.child({ component: 'worker' }), {
+    tracing,
+  });
   const running = worker.run();
   // Usage reports read the worker's own database (PGlite allows one opener per directory).
   const http = await startHttpService(config, temporal, logger.child({ component: 'server' }), {
     usage: new SqlUsageReader(worker.db.sql),
+    tracing,
   });
 
   const lines = [
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
       config.generatedCallbackSecret ? ` (generated, kept in ${join(dataDir, 'callback-secret')})` : ''
     }`,
     `  data             ${dataDir}`,
+    ...(tracing ? [`  tracing          on (service ${tracing.serviceName})`] : []),
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
@@ -79,6 +85,7 @@ async function main(): Promise<void> {
     await worker.shutdown();
     await running;
     await devServer.stop();
+    await tracing?.shutdown();
   });
   await running;
 }

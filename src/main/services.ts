@@ -3,7 +3,7 @@
  * Entry points (worker.ts, server.ts, dev.ts) and the integration tests both start services here.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createWorkerActivities } from '../../activities';
@@ -22,6 +22,7 @@ import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../temporal/search-attributes';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { createLifecycleWorker } from '../temporal/worker';
+import { traceRequests, workflowClientInterceptors, type Tracing } from '../telemetry';
 
 export interface WorkerService {
   worker: Worker;
@@ -44,6 +45,8 @@ export async function startWorkerService(
     /** Defaults to a client from config.zegoApi. */
     zegoApi?: ZegoApiClient | null;
     env?: Record<string, string | undefined>;
+    /** From startTracing: activity and workflow spans (else none). */
+    tracing?: Tracing | null;
   } = {},
 ): Promise<WorkerService> {
   const db =
@@ -81,6 +84,7 @@ export async function startWorkerService(
     activities,
     workflowBundlePath: opts.workflowBundlePath,
     identity: opts.identity,
+    tracing: opts.tracing,
   });
   let running: Promise<void> | undefined;
   const run = () =>
@@ -121,11 +125,18 @@ export async function startHttpService(
     now?: () => number;
     /** Usage reports (GET /usage); default: over DATABASE_URL when set, else none (503). */
     usage?: UsageReader;
+    /** From startTracing: a span per request, its context carried into Temporal (else none). */
+    tracing?: Tracing | null;
   } = {},
 ): Promise<HttpService> {
+  const { tracing } = opts;
   // Lazy: the server starts (and answers /healthz, 503 on callbacks) while Temporal is down.
   const connection = Connection.lazy(temporal.connectionOptions);
-  const client = new Client({ connection, namespace: temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: temporal.namespace,
+    ...(tracing ? { interceptors: workflowClientInterceptors(tracing) } : {}),
+  });
   const gateway = new TemporalLifecycleGateway({
     client,
     taskQueue: config.taskQueue,
@@ -167,8 +178,9 @@ export async function startHttpService(
     usage,
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    const s = createServer(tracing ? traceRequests(tracing, app, ['/healthz', '/readyz', '/metrics']) : app);
     s.once('error', reject);
+    s.listen(config.port, config.host, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadWorkerConfig } from '../config';
 import { createLogger } from '../logger';
+import { startTracing } from '../telemetry';
 import { temporalConnectConfig } from '../temporal/connection';
 import { startWorkerService } from './services';
 import { configOrExit, fatal } from './startup';
@@ -35,18 +36,24 @@ async function main(): Promise<void> {
   const temporal = configOrExit(() => temporalConnectConfig(process.env));
   const bundlePath = configOrExit(() => workflowBundlePath(process.env));
   const logger = createLogger({ level: config.logLevel, base: { service: 'worker' } });
-  const service = await startWorkerService(config, temporal, logger, { workflowBundlePath: bundlePath });
+  const tracing = configOrExit(() => startTracing('zego-transcode-worker', process.env, { logger }));
+  const service = await startWorkerService(config, temporal, logger, {
+    workflowBundlePath: bundlePath,
+    tracing,
+  });
   logger.info(
     {
       taskQueue: config.taskQueue,
       namespace: temporal.namespace,
       database: service.db.kind,
       workflowBundle: bundlePath ?? 'bundled from source at start',
+      tracing: tracing?.serviceName ?? 'off',
     },
     'worker started',
   );
   // The Temporal runtime handles SIGINT/SIGTERM itself: it stops polling and drains in-flight work.
   await service.run();
+  await tracing?.shutdown();
   logger.info('worker stopped');
 }
 

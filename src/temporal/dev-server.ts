@@ -113,7 +113,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const uiUrl = uiPort !== null ? `http://${uiHost}:${uiPort}` : null;
 
   log(`starting ${opts.cliPath} ${args.join(' ')}`);
-  const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+  // The Temporal server reads OTEL_* itself (and refuses OTEL_TRACES_EXPORTER=console): this
+  // service's tracing settings are not for it.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OTEL_')));
+  const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, env });
   const tail: string[] = [];
   let quiet = false;
   const onLine = (line: string) => {

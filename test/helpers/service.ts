@@ -20,6 +20,7 @@ import type { Database } from '../../src/store/types';
 import type { ZegoApiClient } from '../../src/zego/api-client';
 import type { FollowUp } from '../../activities/follow-ups';
 import { SqlUsageReader } from '../../src/store/usage';
+import type { Tracing } from '../../src/telemetry';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import type { LifecycleStateDocument } from '../../workflows/definitions';
 import { createTestDatabase } from './postgres';
@@ -86,6 +87,10 @@ export interface ServiceOptions {
   followUps?: FollowUp[];
   /** ZEGO's API client for stale stops (e.g. pointed at the fake ZEGO API). */
   zegoApi?: ZegoApiClient | null;
+  /** From startTracing (e.g. with an InMemorySpanExporter): traces the server and the worker. */
+  tracing?: Tracing;
+  /** Another workflow bundle than the global setup's. */
+  workflowBundlePath?: string;
 }
 
 export async function startTestService(opts: ServiceOptions): Promise<TestService> {
@@ -109,16 +114,18 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
   const db = await openDatabase({ databaseUrl, dataDir, logger });
   const http = await startHttpService(loadServerConfig(env), temporal, logger, {
     usage: new SqlUsageReader(db.sql),
+    tracing: opts.tracing,
   });
 
   let worker: WorkerService | null = null;
   const startWorker = async () => {
     worker = await startWorkerService(workerConfig, temporal, logger, {
-      workflowBundlePath: process.env.TEST_WORKFLOW_BUNDLE,
+      workflowBundlePath: opts.workflowBundlePath ?? process.env.TEST_WORKFLOW_BUNDLE,
       db,
       followUps: opts.followUps,
       zegoApi: opts.zegoApi,
       env,
+      tracing: opts.tracing,
     });
     void worker.run();
   };
