@@ -47,7 +47,7 @@ export function installTemporalRuntime(logger: Logger, metricsAddress?: string):
   installed = true;
   try {
     Runtime.install({
-      logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })),
+      logger: new PinoTemporalLogger(logger.child({ source: 'temporal-sdk' })),
       telemetryOptions: {
         logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} },
         ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
