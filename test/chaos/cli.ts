@@ -1,0 +1,66 @@
+/**
+ * `npm run chaos [-- --full] [--seed S] [--keep]`: the chaos run of test/chaos/harness.ts outside
+ * jest. Default: the CI size (200 lifecycles, a 22 s Temporal outage, 3 worker kills, 1 HTTP server
+ * kill); `--full`: 2,000 lifecycles and a 30 s outage. Exit code 0 when nothing was lost and
+ * nothing was billed twice or wrongly, 1 otherwise.
+ */
+import { parseArgs } from 'node:util';
+import { CHAOS_SIZES, chaosProblems, runChaos } from './harness';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      full: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const size = values.full ? CHAOS_SIZES.full : CHAOS_SIZES.ci;
+  const result = await runChaos({
+    ...size,
+    seed: values.seed,
+    keepDir: values.keep,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  const { simulation: sim, ledger, alerts } = result;
+  const lines = [
+    '',
+    `chaos ${values.full ? 'full' : 'CI'} size, seed ${result.seed}, ${(result.durationMs / 1000).toFixed(0)} s`,
+    `  lifecycles             ${result.tasks}`,
+    `  callbacks / attempts   ${sim.callbacks} / ${sim.attempts}`,
+    `  delivered first try    ${sim.deliveredFirstTry}`,
+    `  delivered after retry  ${sim.deliveredAfterRetry} ${JSON.stringify(sim.deliveredAfterRetries)}`,
+    `  given up (lost)        ${result.givenUp}`,
+    `  status codes           ${JSON.stringify(sim.statusCounts)}`,
+    `  Temporal outage        ${(result.outageMs / 1000).toFixed(1)} s`,
+    `  worker SIGKILLs        ${result.events.filter((e) => e.what.includes('SIGKILLed (')).length} (+ ${result.unplannedWorkerExits} exits by itself)`,
+    `  server SIGKILL         with ${result.inFlightAtServerKill} request(s) in flight`,
+    `  ledger rows            ${ledger.rows} for ${ledger.tasksBilled} lifecycles (double-billed: ${ledger.tasksWithMoreThanOneRow.length}, missing: ${ledger.tasksWithoutRow.length})`,
+    `  billing mismatches     seconds ${ledger.secondsMismatches.length}, minutes per tier ${ledger.minutesMismatches.length}, not finalized ${ledger.notFinalized.length}`,
+    `    of which explained    ${[...ledger.secondsMismatches, ...ledger.minutesMismatches].filter((m) => m.explainedBy).length} (lifecycles with an update acknowledged after the stop: ${ledger.lifecyclesWithLateUpdate}; with a re-signed copy acknowledged first: ${ledger.lifecyclesWithResignedCopyFirst})`,
+    `  abnormal_stop alerts   ${alerts.abnormalRecorded} of ${alerts.abnormalExpected} expected, unexpected ${alerts.unexpected.length}`,
+    `  timeline (stream s: outcomes of the attempts sent then; faults at ${result.events
+      .filter((e) => e.atMs >= result.streamStartMs && /SIGKILL|back on/.test(e.what))
+      .map(
+        (e) =>
+          `${((e.atMs - result.streamStartMs) / 1000).toFixed(0)} s ${e.what.split(' ').slice(0, 3).join(' ')}`,
+      )
+      .join('; ')})`,
+    ...result.timeline.map((b) => `    ${String(b.fromS).padStart(4)} s  ${JSON.stringify(b.outcomes)}`),
+    ...(values.keep ? [`  logs                   ${result.dir}`] : []),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const problems = chaosProblems(result);
+  for (const p of problems) process.stderr.write(`chaos: ${p}\n`);
+  return problems.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `chaos failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,216 @@
+/**
+ * The service's own entry points (src/main/worker.ts, src/main/server.ts, src/main/dev.ts) as child
+ * processes, for the chaos test and the benchmarks: started with `node --import tsx`, their output
+ * appended to a log file (never piped through the parent, so a chatty child costs the parent
+ * nothing), ready once a line of that log matches, stopped or SIGKILLed by pid. Each child's
+ * resident memory and CPU time are read from /proc, so they are its own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '../..');
+
+export interface SpawnOptions {
+  /** Entry point relative to the repository root, e.g. `src/main/worker.ts`. */
+  entry: string;
+  env: Record<string, string | undefined>;
+  /** Where stdout and stderr go (appended). */
+  logFile: string;
+  /** Ready once the log (from this start on) contains this text, or once this check resolves true. */
+  readyWhen: string | RegExp | (() => Promise<boolean>);
+  /** Default 120 s. */
+  readyTimeoutMs?: number;
+  /** Extra node flags before the entry (e.g. another `--import`). */
+  nodeArgs?: string[];
+  /** Label for messages. */
+  name?: string;
+  /** Checkout to run the entry point from (default: this one), e.g. a patched copy. */
+  root?: string;
+}
+
+export interface Child {
+  name: string;
+  process: ChildProcess;
+  pid: number;
+  logFile: string;
+  /** The log written since this start. */
+  output(): string;
+  /** True while the process has not exited. */
+  alive(): boolean;
+  /** Sends `signal` (default SIGKILL) and resolves once it has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM, SIGKILL after `graceMs`; resolves once exited. */
+  stop(graceMs?: number): Promise<void>;
+  exited: Promise<void>;
+}
+
+/** Starts `entry` with tsx and waits until it is ready; throws with its log tail if it exits or times out. */
+export async function spawnChild(opts: SpawnOptions): Promise<Child> {
+  const name = opts.name ?? path.basename(opts.entry, '.ts');
+  const offset = existsSync(opts.logFile) ? statSync(opts.logFile).size : 0;
+  const fd = openSync(opts.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', ...(opts.nodeArgs ?? []), path.join(opts.root ?? ROOT, opts.entry)],
+      { cwd: opts.root ?? ROOT, env: cleanEnv(opts.env), stdio: ['ignore', fd, fd] },
+    );
+  } finally {
+    closeSync(fd);
+  }
+  let hasExited = false;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      hasExited = true;
+      resolve();
+    });
+    child.once('error', () => {
+      hasExited = true;
+      resolve();
+    });
+  });
+  // Never outlive the parent (a crashed bench or test must not leave children behind).
+  const onExit = () => {
+    if (!hasExited) child.kill('SIGKILL');
+  };
+  process.on('exit', onExit);
+  void exited.then(() => process.removeListener('exit', onExit));
+
+  const output = () => {
+    try {
+      return readFileSync(opts.logFile).subarray(offset).toString('utf8');
+    } catch {
+      return '';
+    }
+  };
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (!hasExited) child.kill(signal);
+    await exited;
+  };
+  const handle: Child = {
+    name,
+    process: child,
+    pid: child.pid ?? -1,
+    logFile: opts.logFile,
+    output,
+    alive: () => !hasExited,
+    kill,
+    async stop(graceMs = 10_000) {
+      if (hasExited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    exited,
+  };
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
+  const ready = opts.readyWhen;
+  const isReady = async () =>
+    typeof ready === 'function'
+      ? await ready().catch(() => false)
+      : typeof ready === 'string'
+        ? output().includes(ready)
+        : ready.test(output());
+  while (!(await isReady())) {
+    if (hasExited || Date.now() > deadline) {
+      await kill();
+      const tail = output().split('\n').slice(-30).join('\n');
+      throw new Error(
+        `${name} ${hasExited ? `exited (code ${child.exitCode ?? child.signalCode})` : 'did not get ready in time'}:\n${tail}`,
+      );
+    }
+    await sleep(100);
+  }
+  return handle;
+}
+
+/** `npm run worker` (src/main/worker.ts); ready when it logs "worker started". */
+export function spawnWorker(
+  env: Record<string, string | undefined>,
+  logFile: string,
+  extra: Partial<SpawnOptions> = {},
+): Promise<Child> {
+  return spawnChild({
+    entry: 'src/main/worker.ts',
+    env: { ...env, LOG_LEVEL: env.LOG_LEVEL === 'silent' || !env.LOG_LEVEL ? 'info' : env.LOG_LEVEL },
+    logFile,
+    readyWhen: 'worker started',
+    name: 'worker',
+    ...extra,
+  });
+}
+
+/** `npm run server` (src/main/server.ts) on env.PORT; ready when GET /healthz answers 200. */
+export function spawnServer(
+  env: Record<string, string | undefined>,
+  logFile: string,
+  extra: Partial<SpawnOptions> = {},
+): Promise<Child> {
+  const host = env.HOST && env.HOST !== '0.0.0.0' ? env.HOST : '127.0.0.1';
+  return spawnChild({
+    entry: 'src/main/server.ts',
+    env,
+    logFile,
+    readyWhen: async () => (await fetch(`http://${host}:${env.PORT}/healthz`)).status === 200,
+    name: 'server',
+    ...extra,
+  });
+}
+
+export interface MemoryUsage {
+  /** Resident set size, bytes. */
+  rss: number;
+  /** Peak resident set size since start, bytes. */
+  peakRss: number;
+}
+
+/** A live process's resident memory from /proc (Linux). */
+export function memoryOf(pid: number): MemoryUsage {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peakRss: kb('VmHWM') };
+}
+
+/** CPU seconds (user + system) a live process has used, from /proc (Linux). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** Pids of `pid`'s descendants (through /proc/<pid>/task/<pid>/children). */
+export function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number) => {
+    let text = '';
+    try {
+      text = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
+    } catch {
+      return;
+    }
+    for (const c of text.trim().split(/\s+/).filter(Boolean).map(Number)) {
+      out.push(c);
+      visit(c);
+    }
+  };
+  visit(pid);
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Drops undefined values, and the jest/tsx variables that make no sense in a child. */
+function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== 'NODE_OPTIONS') out[k] = v;
+  return out;
+}
