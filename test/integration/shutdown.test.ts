@@ -1,6 +1,6 @@
 /**
  * Graceful shutdown: SIGTERM to `npm run server`'s process in the middle of a burst of callbacks.
- * It reports not-ready, finishes the hand-offs in flight, exits 0. Every callback it answered 200
+ * It reports not-ready (for SHUTDOWN_DELAY), finishes the hand-offs in flight, exits 0. Every callback it answered 200
  * has its effect; every other answer (503, refused connection) succeeds when ZEGO retries it
  * against the replacement.
  */
@@ -37,7 +37,7 @@ describe('graceful shutdown of the HTTP server', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main/server.ts')], {
       cwd: ROOT,
-      env: { ...process.env, ...svc.env, PORT: String(port), SHUTDOWN_DELAY: '1s', LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...svc.env, PORT: String(port), SHUTDOWN_DELAY: '2s', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     servers.push(child);
@@ -73,30 +73,40 @@ describe('graceful shutdown of the HTTP server', () => {
   it('SIGTERM during a burst: every 200 has its effect, every other answer succeeds on retry', async () => {
     const first = await spawnServer();
     const now = Number(zegoTime());
-    const tasks = Array.from({ length: 40 }, () => uniqueTask('drain'));
+    const tasks = Array.from({ length: 100 }, () => uniqueTask('drain'));
     const callbacks = tasks.flatMap(({ appId, taskId }) => [
       transcodeStart({ Appid: appId, TaskId: taskId, Timestamp: String(now - 120) }),
       transcodeStop({ Appid: appId, TaskId: taskId, Sequence: 1, Timestamp: String(now) }),
     ]);
 
-    // The burst: 8 senders; SIGTERM once a quarter of it has been answered.
+    // The burst: 8 senders; SIGTERM once a quarter of it has been answered. After that the senders
+    // pace themselves (200 ms) so the burst outlives the 2 s drain whatever the machine's load.
     const answers = new Map<ZegoCallbackBody, number | 'refused'>();
     let next = 0;
     let sawNotReady = false;
+    let terminated = false;
     const sender = async () => {
       while (next < callbacks.length) {
+        if (terminated) await new Promise((r) => setTimeout(r, 200));
         const cb = callbacks[next++];
+        if (!cb) break;
         answers.set(cb, await send(first.url, cb));
         if (answers.size === callbacks.length / 4) {
           first.child.kill('SIGTERM');
-          // SHUTDOWN_DELAY is 1 s: readiness turns 503 while callbacks are still answered.
-          for (let i = 0; i < 50 && !sawNotReady; i++) {
+          terminated = true;
+          // SHUTDOWN_DELAY is 2 s: readiness turns 503 while callbacks are still answered. Poll
+          // until readiness leaves 200 (a loaded machine may take a while to deliver the signal).
+          for (let i = 0; i < 750; i++) {
             const ready = await fetch(`${first.url}/readyz`).then(
               (r) => r.status,
               () => 'refused',
             );
+            if (ready === 200) {
+              await new Promise((r) => setTimeout(r, 20));
+              continue;
+            }
             sawNotReady = ready === 503;
-            if (!sawNotReady) await new Promise((r) => setTimeout(r, 20));
+            break;
           }
         }
       }
