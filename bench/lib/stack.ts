@@ -1,0 +1,240 @@
+/**
+ * What every benchmark runs against: ONE Temporal dev server (started here), PostgreSQL (a fresh
+ * database, or PGlite when none is reachable), the workflow bundle built once (the service's
+ * workflows plus `benchTrivial`), and the service's worker and HTTP server as child processes
+ * (their own RSS and CPU), plus a client of the bench's own for raw Temporal calls.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { Pool } from 'pg';
+import { lifecycleSettings, loadServerConfig } from '../../src/config';
+import { locateTemporalCli } from '../../src/temporal/cli-locator';
+import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
+import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
+import * as workerModule from '../../src/temporal/worker';
+import { readCallback } from '../../src/zego/callback';
+import type { CallbackSignalPayload } from '../../workflows/definitions';
+import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../test/helpers/signed-callback';
+import { spawnServer, spawnWorker, type Child } from '../../test/chaos/processes';
+
+export const BENCH_SECRET = 'bench-callback-secret';
+
+/** The service settings of every benchmark child (production defaults except a short linger). */
+export const SERVICE_ENV: Record<string, string> = {
+  ZEGO_CALLBACK_SECRET: BENCH_SECRET,
+  ZEGO_CALLBACK_MAX_SKEW: '1h',
+  LIFECYCLE_LINGER: '2s',
+  HANDOFF_TIMEOUT: '5s',
+  HOST: '127.0.0.1',
+  LOG_LEVEL: 'info',
+};
+
+export interface Stack {
+  dir: string;
+  cliPath: string;
+  temporal: DevServer;
+  /** The bench's own client (raw calls, counts). */
+  client: Client;
+  connection: Connection;
+  /** The workflow bundle as the service builds it: workflows/ plus its workflow interceptor modules. */
+  bundlePath: string;
+  /** The same without the interceptor modules (see RESULTS.md: the worker crashes with them). */
+  plainBundlePath: string;
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite' };
+  /** PostgreSQL pool for counting ledger and registry rows (null with PGlite). */
+  pool: Pool | null;
+  /**
+   * `root`: run the worker from another checkout (a patched copy, to measure a proposed fix);
+   * `bundle`: `plain` for the bundle without interceptor modules.
+   */
+  startWorker(
+    taskQueue: string,
+    env?: Record<string, string>,
+    opts?: { root?: string; bundle?: 'service' | 'plain' },
+  ): Promise<Child>;
+  startServer(taskQueue: string, env?: Record<string, string>): Promise<{ child: Child; url: string }>;
+  gateway(taskQueue: string): TemporalLifecycleGateway;
+  close(): Promise<void>;
+}
+
+export async function startStack(log: (line: string) => void): Promise<Stack> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'zego-bench-'));
+  const cliPath = await locateTemporalCli();
+  const temporal = await startDevServer({ cliPath, headless: true, logLevel: 'error' });
+  log(`Temporal dev server (in memory) at ${temporal.address}`);
+  const connection = await Connection.connect({ address: temporal.address });
+  await ensureSearchAttributes(connection, 'default');
+  const client = new Client({ connection, namespace: 'default' });
+
+  const started = Date.now();
+  const bundle = async (file: string, interceptorModules: string[] | undefined) => {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      workflowInterceptorModules: interceptorModules,
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => log(m), log() {} },
+    });
+    writeFileSync(file, code);
+    return file;
+  };
+  // As the service bundles its own (src/temporal/worker.ts): interceptor modules included.
+  const bundlePath = await bundle(
+    path.join(dir, 'workflow-bundle.js'),
+    (workerModule as { WORKFLOW_INTERCEPTOR_MODULES?: string[] }).WORKFLOW_INTERCEPTOR_MODULES,
+  );
+  const plainBundlePath = await bundle(path.join(dir, 'workflow-bundle-plain.js'), []);
+  log(`workflow bundles built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  let testDb: TestDatabase | null = null;
+  let pool: Pool | null = null;
+  try {
+    testDb = await createTestDatabase();
+    pool = new Pool({ connectionString: testDb.url, max: 2 });
+    log(`PostgreSQL database ${testDb.name}`);
+  } catch (err) {
+    log(`no PostgreSQL (${(err as Error).message.split('\n')[0]}): the worker uses PGlite`);
+  }
+  const database = testDb ? { kind: 'postgres' as const, url: testDb.url } : { kind: 'pglite' as const };
+
+  const children: Child[] = [];
+  const baseEnv = (taskQueue: string, env: Record<string, string>) => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_CONFIG_FILE: path.join(dir, 'no-temporal.toml'),
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    DATA_DIR: path.join(dir, `data-${taskQueue}`),
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+    ...(testDb ? { DATABASE_URL: testDb.url } : {}),
+    ...SERVICE_ENV,
+    ...env,
+  });
+  const stack: Stack = {
+    dir,
+    cliPath,
+    temporal,
+    client,
+    connection,
+    bundlePath,
+    plainBundlePath,
+    database,
+    pool,
+    async startWorker(taskQueue, env = {}, opts = {}) {
+      const bundleEnv: Record<string, string> =
+        opts.bundle === 'plain' ? { WORKFLOW_BUNDLE_PATH: plainBundlePath } : {};
+      const child = await spawnWorker(
+        baseEnv(taskQueue, { ...bundleEnv, ...env }),
+        path.join(dir, `worker-${taskQueue}.log`),
+        { root: opts.root },
+      );
+      children.push(child);
+      return child;
+    },
+    async startServer(taskQueue, env = {}) {
+      const port = await freePort();
+      const child = await spawnServer(
+        // With DATABASE_URL the server binds nonces in PostgreSQL, as replicas in production do.
+        baseEnv(taskQueue, { PORT: String(port), ...env }),
+        path.join(dir, `server-${taskQueue}.log`),
+      );
+      children.push(child);
+      return { child, url: `http://127.0.0.1:${port}` };
+    },
+    gateway(taskQueue) {
+      const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: taskQueue });
+      return new TemporalLifecycleGateway({
+        client,
+        taskQueue,
+        settings: lifecycleSettings(config),
+        handoffTimeoutMs: config.handoffTimeoutMs,
+      });
+    },
+    async close() {
+      await Promise.all(children.map((c) => c.kill()));
+      await connection.close().catch(() => undefined);
+      await pool?.end().catch(() => undefined);
+      await temporal.stop();
+      await testDb?.drop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+export interface Callback {
+  body: string;
+  contentType: string;
+}
+
+/** The start Timestamp of every bench task: 10 minutes ago (their stops are stamped now). */
+export const START_AGE_SECONDS = 600;
+
+/** Signed start callbacks (JSON, one 720p output) of tasks `${prefix}-from..from+n-1`. */
+export function startCallbacks(
+  appId: string,
+  prefix: string,
+  n: number,
+  opts: { from?: number; nowSeconds?: number; secret?: string } = {},
+): Callback[] {
+  const now = opts.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const ts = String(now - START_AGE_SECONDS);
+  const from = opts.from ?? 0;
+  return Array.from({ length: n }, (_, i) =>
+    encodeCallback(
+      transcodeStart(
+        { Appid: appId, TaskId: `${prefix}-${from + i}`, UserId: `u-${from + i}` },
+        { secret: opts.secret ?? BENCH_SECRET, timestamp: ts },
+      ),
+    ),
+  );
+}
+
+/** Their stops (Sequence 1), stamped START_AGE_SECONDS after the starts: 10 billable minutes each. */
+export function stopCallbacks(
+  appId: string,
+  prefix: string,
+  n: number,
+  opts: { from?: number; startNowSeconds: number; secret?: string },
+): Callback[] {
+  const ts = String(opts.startNowSeconds);
+  const from = opts.from ?? 0;
+  return Array.from({ length: n }, (_, i) =>
+    encodeCallback(
+      transcodeStop(
+        { Appid: appId, TaskId: `${prefix}-${from + i}`, Sequence: 1 },
+        { secret: opts.secret ?? BENCH_SECRET, timestamp: ts },
+      ),
+    ),
+  );
+}
+
+/** The payload the server would signal for a callback (what raw signal-with-start sends). */
+export function payloadOf(cb: Callback, secret = BENCH_SECRET): CallbackSignalPayload {
+  const read = readCallback(Buffer.from(cb.body), cb.contentType, {
+    secrets: [secret],
+    maxSkewMs: 3_600_000,
+  });
+  if (read.kind !== 'transcode') throw new Error(`bench callback does not read: ${JSON.stringify(read)}`);
+  return { ...read.callback, receivedAt: new Date().toISOString() };
+}
+
+/** Polls `count` every `everyMs` until it reaches `target` or `timeoutMs` passes; returns the last count. */
+export async function waitForCount(
+  count: () => Promise<number>,
+  target: number,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let n = await count();
+  while (n < target && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    n = await count();
+  }
+  return n;
+}
