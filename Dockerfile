@@ -4,8 +4,9 @@
 #   docker run ... zego-transcode-lifecycle                                  # HTTP server (default CMD)
 #   docker run ... zego-transcode-lifecycle node dist/src/main/worker.js     # Temporal worker
 #
-# The workflow code is bundled at image build time (dist/workflow-bundle.js): the worker loads that
-# bundle and never runs webpack at start. Runtime has production dependencies only (no tsx, no
+# The workflow code is bundled at image build time (dist/workflow-bundle.js, and
+# dist/workflow-bundle.tracing.js for a worker with tracing on): the worker loads one of them and
+# never runs webpack at start. Runtime has production dependencies only (no tsx, no
 # TypeScript). See docker-compose.yml for the whole stack.
 
 ARG NODE_IMAGE=node:20-bookworm-slim

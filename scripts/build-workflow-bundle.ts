@@ -1,7 +1,9 @@
 /**
  * `npm run build` (second step): bundles the lifecycle workflow code once, at build time, into
- * `dist/workflow-bundle.js`. The compiled worker (`node dist/src/main/worker.js`) loads that file
- * instead of running webpack at every start. An argument overrides the output path.
+ * `dist/workflow-bundle.js` and, with the OpenTelemetry workflow interceptors, into
+ * `dist/workflow-bundle.tracing.js`. The compiled worker (`node dist/src/main/worker.js`) loads the
+ * one that matches its tracing setting instead of running webpack at every start. An argument
+ * overrides the plain bundle's path (the tracing one goes next to it).
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,12 +14,14 @@ const DEFAULT_BUNDLE_PATH = path.resolve(__dirname, '..', 'dist', 'workflow-bund
 async function main(): Promise<void> {
   const started = Date.now();
   const out = path.resolve(process.argv[2] ?? DEFAULT_BUNDLE_PATH);
-  const code = await bundleLifecycleWorkflows();
+  const tracingOut = out.replace(/(\.js)?$/, '.tracing.js');
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, code);
-  const kib = (statSync(out).size / 1024).toFixed(0);
+  writeFileSync(out, await bundleLifecycleWorkflows());
+  writeFileSync(tracingOut, await bundleLifecycleWorkflows({ tracing: true }));
+  const kib = (file: string) => (statSync(file).size / 1024).toFixed(0);
   process.stdout.write(
-    `workflow bundle written to ${path.relative(process.cwd(), out) || out} (${kib} KiB, ${Date.now() - started} ms)\n`,
+    `workflow bundles written to ${path.relative(process.cwd(), out) || out} (${kib(out)} KiB) and ` +
+      `${path.relative(process.cwd(), tracingOut) || tracingOut} (${kib(tracingOut)} KiB) in ${Date.now() - started} ms\n`,
   );
 }
 

@@ -26,8 +26,10 @@
  * | ALERT_WEBHOOK_URL               | worker, dev        | unset                    |
  * | TASK_FINISHED_WEBHOOK_URL       | worker, dev        | unset                    |
  * | WORKER_METRICS_ADDRESS          | worker, dev        | unset (no exporter)      |
+ * | WORKER_MAX_CACHED_WORKFLOWS     | worker, dev        | 300                      |
  * | SHUTDOWN_DELAY                  | server, dev        | 0s                       |
  * | STALE_STOP_GRACE                | all                | 2m                       |
+ * | SEQUENCE_GAP_GRACE              | all                | 90s                      |
  * | ZEGO_APP_ID, ZEGO_SERVER_SECRET, ZEGO_API_BASE_URL | worker, dev | unset, unset, https://rtc-api.zego.im |
  *
  * Additions (not in the contract's table; documented in the README):
@@ -43,6 +45,13 @@
  * - `LOG_LEVEL` (all; default `info`): pino level (fatal, error, warn, info, debug, trace, silent).
  * - `CONTINUE_AS_NEW_AFTER_EVENTS` (all; default 2000, 100–50000): the lifecycle workflow continues
  *   as new once its history holds this many events (or earlier when Temporal suggests it).
+ * - `SEQUENCE_GAP_GRACE` (all; default 90s): how long a stopped lifecycle waits for callbacks whose
+ *   Sequence lies between its start's and its stop's (an update still being retried by ZEGO, whose
+ *   retries span ~62 s) before its bill is finalized. Only a lifecycle with such a gap waits.
+ * - `WORKER_MAX_CACHED_WORKFLOWS` (worker, dev; default 300, 1–100000): lifecycles the worker keeps
+ *   in memory. Its memory grows with this, not with the number of running lifecycles: ~0.4 MiB per
+ *   cached lifecycle (bench/RESULTS.md); an evicted one is replayed on its next callback. The SDK's
+ *   own default (from the V8 heap limit, ~2,300 here) takes a worker past 1 GiB.
  *
  * The lifecycle settings are read by every role because whoever starts a lifecycle (the server's
  * signal-with-start, or the worker) passes them as workflow input.
@@ -53,7 +62,7 @@
 import { randomBytes } from 'node:crypto';
 import ms from 'ms';
 import { z } from 'zod';
-import type { LifecycleSettings } from '../workflows/definitions';
+import { DEFAULT_SEQUENCE_GAP_GRACE_MS, type LifecycleSettings } from '../workflows/definitions';
 import { parsePriceTable, ZEGO_LIST_PRICES } from './zego/billing';
 import { TIERS, type PriceTable, type Tier } from './zego/billing-types';
 
@@ -98,6 +107,8 @@ export interface LifecycleConfig {
   continueAsNewAfterEvents: number;
   /** After stopping a stale task through ZEGO's API, how long to wait for ZEGO's stop callback. */
   staleStopGraceMs: number;
+  /** How long a stop waits for the callbacks missing between its start's Sequence and its own. */
+  sequenceGapGraceMs: number;
 }
 
 export interface ServerConfig extends CommonConfig, LifecycleConfig {
@@ -132,6 +143,8 @@ export interface WorkerConfig extends CommonConfig, LifecycleConfig {
   taskFinishedWebhookUrl: string | undefined;
   /** host:port where the Temporal SDK's Prometheus exporter serves /metrics; unset = none. */
   workerMetricsAddress: string | undefined;
+  /** The worker's workflow cache size (the SDK's maxCachedWorkflows). */
+  maxCachedWorkflows: number;
   /** null when ZEGO_APP_ID / ZEGO_SERVER_SECRET are unset: stale tasks are then only alerted. */
   zegoApi: ZegoApiConfig | null;
   billing: BillingConfig;
@@ -331,12 +344,14 @@ const lifecycleFields = {
   MAX_TASK_DURATION: duration('24h'),
   CONTINUE_AS_NEW_AFTER_EVENTS: integer(2000, 100, 50_000, 'a whole number of history events'),
   STALE_STOP_GRACE: duration('2m'),
+  SEQUENCE_GAP_GRACE: duration(`${DEFAULT_SEQUENCE_GAP_GRACE_MS / 1000}s`, MAX_TIMER_MS, true),
 };
 
 const workerFields = {
   ALERT_WEBHOOK_URL: url(['http:', 'https:'], false),
   TASK_FINISHED_WEBHOOK_URL: url(['http:', 'https:'], false),
   WORKER_METRICS_ADDRESS: hostPort(),
+  WORKER_MAX_CACHED_WORKFLOWS: integer(300, 1, 100_000, 'a whole number of workflows'),
   ZEGO_APP_ID: zegoAppId,
   ZEGO_SERVER_SECRET: zegoServerSecret,
   ZEGO_API_BASE_URL: url(['http:', 'https:'], true),
@@ -408,6 +423,7 @@ function lifecycleOf(v: z.output<z.ZodObject<typeof lifecycleFields>>): Lifecycl
     maxTaskDurationMs: v.MAX_TASK_DURATION,
     continueAsNewAfterEvents: v.CONTINUE_AS_NEW_AFTER_EVENTS,
     staleStopGraceMs: v.STALE_STOP_GRACE,
+    sequenceGapGraceMs: v.SEQUENCE_GAP_GRACE,
   };
 }
 
@@ -416,6 +432,7 @@ function workerOf(v: z.output<z.ZodObject<typeof workerFields>>) {
     alertWebhookUrl: v.ALERT_WEBHOOK_URL,
     taskFinishedWebhookUrl: v.TASK_FINISHED_WEBHOOK_URL,
     workerMetricsAddress: v.WORKER_METRICS_ADDRESS,
+    maxCachedWorkflows: v.WORKER_MAX_CACHED_WORKFLOWS,
     zegoApi: zegoApiOf(v),
     billing: { prices: v.BILLING_PRICES, unknownResolutionTier: v.BILLING_UNKNOWN_RESOLUTION_TIER },
   };
@@ -487,5 +504,6 @@ export function lifecycleSettings(config: LifecycleConfig): LifecycleSettings {
     maxTaskDurationMs: config.maxTaskDurationMs,
     continueAsNewAfterEvents: config.continueAsNewAfterEvents,
     staleStopGraceMs: config.staleStopGraceMs,
+    sequenceGapGraceMs: config.sequenceGapGraceMs,
   };
 }

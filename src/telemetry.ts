@@ -267,8 +267,8 @@ export function workflowClientInterceptors(tracing: Tracing): ClientInterceptors
 /**
  * What a worker needs: the activity interceptor (a span per activity execution, child of the
  * workflow's StartActivity span) and the sink that exports the workflow sandbox's spans. The
- * workflow interceptors are part of every workflow bundle, so the sink is always registered: a
- * no-op without tracing.
+ * workflow interceptors are in a tracing worker's bundle only, but the sink is always registered
+ * (a no-op without tracing), so a tracing bundle loaded with tracing off still runs.
  */
 export function workerTracing(tracing: Tracing | null | undefined): {
   activityInterceptors: ActivityInterceptorsFactory[];

@@ -46,6 +46,9 @@ export interface CallbackSignalPayload extends TranscodeCallback {
   receivedAt: string;
 }
 
+/** SEQUENCE_GAP_GRACE's default: ZEGO's retries of a callback span ~62 s plus request durations. */
+export const DEFAULT_SEQUENCE_GAP_GRACE_MS = 90_000;
+
 export interface LifecycleSettings {
   lingerMs: number;
   orphanGraceMs: number;
@@ -54,6 +57,11 @@ export interface LifecycleSettings {
   continueAsNewAfterEvents: number;
   /** After a stale task was stopped through ZEGO's API: how long to wait for ZEGO's stop callback. */
   staleStopGraceMs: number;
+  /**
+   * How long a stop waits for callbacks missing between its start's Sequence and its own before
+   * the outcome is decided. Absent from lifecycles started by a server older than the setting.
+   */
+  sequenceGapGraceMs?: number;
 }
 
 export interface EventRecord {

@@ -8,6 +8,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -20,6 +21,7 @@ import type { RetryPolicy } from '@temporalio/common';
 import type { LifecycleActivities } from '../activities';
 import {
   callbackSignal,
+  DEFAULT_SEQUENCE_GAP_GRACE_MS,
   MEMO_MAX_SEQUENCE,
   searchAttributes,
   stateQuery,
@@ -37,6 +39,7 @@ import {
   billingSegments,
   decidedByCallbacks,
   initialState,
+  missingSequences,
   statusOf,
   toDocument,
   type LifecycleState,
@@ -102,6 +105,9 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
   let settled = input.carried?.settled ?? false;
   let lingerUntilMs = input.carried?.lingerUntilMs ?? null;
   let revision = 0;
+  // Lifecycles begun before the gap wait existed replay without it (it adds a timer).
+  const awaitsSequenceGaps = patched('await-sequence-gaps');
+  const gapGraceMs = settings.sequenceGapGraceMs ?? DEFAULT_SEQUENCE_GAP_GRACE_MS;
 
   const visible: Record<string, string> = {};
   const syncVisibility = () => {
@@ -152,7 +158,13 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
       continue;
     }
     const decided = decidedByCallbacks(state);
-    if (decided !== null) {
+    // A stop with its start decides, unless a Sequence between them is missing: an update ZEGO is
+    // still retrying would change the bill, so wait for it, up to SEQUENCE_GAP_GRACE.
+    const gapDeadlineMs =
+      decided !== null && awaitsSequenceGaps && missingSequences(state).length > 0
+        ? (state.stopReceivedAtMs ?? 0) + gapGraceMs
+        : Number.NEGATIVE_INFINITY;
+    if (decided !== null && gapDeadlineMs <= Date.now()) {
       state.outcome = decided;
       break;
     }
@@ -160,7 +172,10 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
 
     let deadlineMs = Number.POSITIVE_INFINITY;
     let onTimeout: Outcome = 'stale';
-    if (state.stop !== null && state.stopReceivedAtMs !== null) {
+    if (decided !== null) {
+      deadlineMs = gapDeadlineMs;
+      onTimeout = decided;
+    } else if (state.stop !== null && state.stopReceivedAtMs !== null) {
       deadlineMs = state.stopReceivedAtMs + settings.orphanGraceMs;
       onTimeout = 'orphaned';
     } else if (state.staleStopRequestedAtMs !== null) {

@@ -177,9 +177,13 @@ export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, 
   const listed = state.events.find((e) => e.key === key);
   if (listed) {
     listed.deliveries += 1;
+    if (state.outcome === null) adoptEarlierTimestamp(state, cb, listed);
     return 'duplicate';
   }
-  if (hasSeen(state, cb)) return 'duplicate';
+  if (hasSeen(state, cb)) {
+    if (state.outcome === null) adoptEarlierTimestamp(state, cb, undefined);
+    return 'duplicate';
+  }
   if (belongsToNextLifecycle(state, cb)) {
     const queued = state.nextLifecycle.some((p) => callbackKey(p) === key);
     if (!queued) state.nextLifecycle.push(cb);
@@ -235,6 +239,59 @@ export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, 
     if (at === state.segments.length - 1) state.outputs = cb.outputs;
   }
   return 'applied';
+}
+
+/**
+ * A duplicate signed earlier than the copy already applied: ZEGO re-signs some retries, and when a
+ * later-signed copy is delivered first, the earliest Timestamp is the moment the event happened.
+ * Moves the event's start, stop or segment there (before the outcome is decided only).
+ */
+function adoptEarlierTimestamp(
+  state: LifecycleState,
+  cb: CallbackSignalPayload,
+  listed: (EventRecord & { key: string }) | undefined,
+): void {
+  const ms = timestampToMs(cb.timestamp);
+  if (!Number.isFinite(ms)) return;
+  if (listed && ms < timestampToMs(listed.timestamp)) listed.timestamp = cb.timestamp;
+  const earlier = (mark: Mark | null) => mark !== null && mark.sequence === cb.sequence && ms < mark.ms;
+  if (cb.event === 'transcode_stop') {
+    if (state.stop && earlier(state.stop)) Object.assign(state.stop, { ms, timestamp: cb.timestamp });
+    return;
+  }
+  if (!isUpdate(cb) && earlier(state.start)) Object.assign(state.start!, { ms, timestamp: cb.timestamp });
+  if (state.firstActiveMs !== null && ms < state.firstActiveMs) state.firstActiveMs = ms;
+  const moved = state.segments.filter((s) => s.sequence === cb.sequence && ms < s.fromMs);
+  if (moved.length === 0) return;
+  for (const segment of moved) segment.fromMs = ms;
+  state.segments.sort((a, b) => a.fromMs - b.fromMs || a.sequence - b.sequence);
+}
+
+/**
+ * Sequences between the start's and the stop's that no callback has carried yet, as [first, last]
+ * ranges: ZEGO may still be retrying an update there (it gives up ~62 s after the first attempt),
+ * and an update changes the bill. Empty without both a start and a stop, or when none are missing.
+ * ZEGO's Sequence is the caller's and need not be contiguous, so a gap is only a reason to wait,
+ * never proof that something is missing.
+ */
+export function missingSequences(state: LifecycleState): [number, number][] {
+  if (state.start === null || state.stop === null) return [];
+  const from = state.start.sequence + 1;
+  const to = state.stop.sequence - 1;
+  if (from > to) return [];
+  const covered = Object.values(state.seen)
+    .flat()
+    .filter(([lo, hi]) => hi >= from && lo <= to)
+    .sort((a, b) => a[0] - b[0]);
+  const missing: [number, number][] = [];
+  let next = from;
+  for (const [lo, hi] of covered) {
+    if (lo > next) missing.push([next, lo - 1]);
+    next = Math.max(next, hi + 1);
+    if (next > to) break;
+  }
+  if (next <= to) missing.push([next, to]);
+  return missing;
 }
 
 /** The status the contract shows for the current facts. */

@@ -1,5 +1,6 @@
 /**
- * Workflow interceptors, part of every workflow bundle (`workflowInterceptorModules`): Temporal's
+ * Workflow interceptors, in a tracing worker's bundle only (`workflowInterceptorModules`;
+ * src/temporal/worker.ts says why not in every bundle): Temporal's
  * OpenTelemetry interceptors, plus one rule of ours so a callback's trace reaches what it caused.
  *
  * Temporal's interceptors give the workflow run a span in the trace of the callback that started
@@ -10,8 +11,7 @@
  * signal (the stop that settles a lifecycle: its cleanup, billing and alerts are in the stop's
  * trace). A timer-decided outcome (orphaned, stale) follows the latest callback too.
  *
- * Without a trace context or an exporter this costs a few in-memory spans per activation: the
- * worker's sink drops them (src/telemetry.ts). The interceptors add no commands; their span ids
+ * The interceptors add no commands; their span ids
  * come from the workflow's seeded Math.random, which the lifecycle itself never draws from (keep it
  * so, or a history recorded without these interceptors could stop replaying), and the SDK's flags
  * keep them from adding yield points when they replay a history recorded without them.

@@ -85,6 +85,7 @@ export async function startWorkerService(
     workflowBundlePath: opts.workflowBundlePath,
     identity: opts.identity,
     tracing: opts.tracing,
+    maxCachedWorkflows: config.maxCachedWorkflows,
   });
   let running: Promise<void> | undefined;
   const run = () =>

@@ -8,15 +8,19 @@ import { temporalConnectConfig } from '../temporal/connection';
 import { startWorkerService } from './services';
 import { configOrExit, fatal } from './startup';
 
-/** Where `npm run build` puts the prebuilt workflow bundle, relative to this file compiled (dist/src/main). */
+/**
+ * Where `npm run build` puts the prebuilt workflow bundles, relative to this file compiled
+ * (dist/src/main): one plain, one with the OpenTelemetry workflow interceptors for tracing workers.
+ */
 const BUILT_BUNDLE = path.resolve(__dirname, '..', '..', 'workflow-bundle.js');
+const BUILT_TRACING_BUNDLE = path.resolve(__dirname, '..', '..', 'workflow-bundle.tracing.js');
 
 /**
  * The prebuilt workflow bundle to load, or undefined to bundle the workflow code from source at
  * start (development, `tsx`). WORKFLOW_BUNDLE_PATH wins; compiled output (`node dist/...`) uses the
- * bundle `npm run build` wrote next to it.
+ * bundle `npm run build` wrote next to it, the tracing one when tracing is on.
  */
-function workflowBundlePath(env: NodeJS.ProcessEnv): string | undefined {
+function workflowBundlePath(env: NodeJS.ProcessEnv, tracing: boolean): string | undefined {
   const configured = env.WORKFLOW_BUNDLE_PATH?.trim();
   if (configured) {
     const file = path.resolve(configured);
@@ -27,16 +31,17 @@ function workflowBundlePath(env: NodeJS.ProcessEnv): string | undefined {
     }
     return file;
   }
-  if (__filename.endsWith('.js') && existsSync(BUILT_BUNDLE)) return BUILT_BUNDLE;
+  const built = tracing ? BUILT_TRACING_BUNDLE : BUILT_BUNDLE;
+  if (__filename.endsWith('.js') && existsSync(built)) return built;
   return undefined;
 }
 
 async function main(): Promise<void> {
   const config = configOrExit(() => loadWorkerConfig(process.env));
   const temporal = configOrExit(() => temporalConnectConfig(process.env));
-  const bundlePath = configOrExit(() => workflowBundlePath(process.env));
   const logger = createLogger({ level: config.logLevel, base: { service: 'worker' } });
   const tracing = configOrExit(() => startTracing('zego-transcode-worker', process.env, { logger }));
+  const bundlePath = configOrExit(() => workflowBundlePath(process.env, tracing !== null));
   const service = await startWorkerService(config, temporal, logger, {
     workflowBundlePath: bundlePath,
     tracing,
@@ -48,6 +53,7 @@ async function main(): Promise<void> {
       database: service.db.kind,
       workflowBundle: bundlePath ?? 'bundled from source at start',
       tracing: tracing?.serviceName ?? 'off',
+      maxCachedWorkflows: config.maxCachedWorkflows,
     },
     'worker started',
   );

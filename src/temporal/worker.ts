@@ -8,8 +8,11 @@ import { workerTracing, type Tracing } from '../telemetry';
 
 export const WORKFLOWS_PATH = require.resolve('../../workflows');
 /**
- * In every bundle, tracing or not: OpenTelemetry's workflow interceptors. Without a trace context
- * or an exporter they only make spans the worker's sink drops (see workflows/tracing.ts).
+ * OpenTelemetry's workflow interceptors (workflows/tracing.ts), in the bundle of a tracing worker
+ * only: in the workflow sandbox they keep an async context per workflow, which made a worker 6×
+ * larger per cached lifecycle and, past ~1,700 of them, crashed it ("async hook stack has become
+ * corrupted"). Histories replay with and without them (test/integration/tracing.test.ts), so
+ * turning tracing on or off needs no draining.
  */
 export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../../workflows/tracing')];
 
@@ -19,13 +22,22 @@ export interface LifecycleWorkerOptions {
   taskQueue: string;
   /** The lifecycle's activities plus the follow-ups this worker serves (createWorkerActivities). */
   activities: object;
-  /** Path of a bundle made by `bundleLifecycleWorkflows`; compiled from source when absent. */
+  /**
+   * Path of a bundle made by `bundleLifecycleWorkflows` (with `{ tracing: true }` for a tracing
+   * worker); compiled from source when absent.
+   */
   workflowBundlePath?: string;
   /** How long in-flight activities may finish after a shutdown request. */
   shutdownGraceTime?: Duration;
   identity?: string;
   /** Spans of activities and (through a sink) of the workflow; none without. */
   tracing?: Tracing | null;
+  /**
+   * Most workflows kept in the worker's cache (the SDK's `maxCachedWorkflows`). The cache is what a
+   * worker's memory grows with; an evicted lifecycle is replayed from its short history on its
+   * next callback. Default: the SDK's, derived from the V8 heap limit.
+   */
+  maxCachedWorkflows?: number;
 }
 
 export function createLifecycleWorker(opts: LifecycleWorkerOptions): Promise<Worker> {
@@ -35,25 +47,29 @@ export function createLifecycleWorker(opts: LifecycleWorkerOptions): Promise<Wor
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: opts.activities,
-    // A prebuilt bundle has the workflow interceptor modules in it already.
+    // A prebuilt bundle has its workflow interceptor modules (if any) in it already.
     ...(opts.workflowBundlePath
       ? { workflowBundle: { codePath: opts.workflowBundlePath } }
       : { workflowsPath: WORKFLOWS_PATH }),
     interceptors: {
       activity: tracing.activityInterceptors,
-      ...(opts.workflowBundlePath ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+      ...(opts.workflowBundlePath || !opts.tracing ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
     },
     sinks: tracing.sinks,
+    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     shutdownGraceTime: opts.shutdownGraceTime ?? '30s',
     ...(opts.identity ? { identity: opts.identity } : {}),
   });
 }
 
-/** Bundles the workflow code once (webpack); the result is what `workflowBundlePath` loads. */
-export async function bundleLifecycleWorkflows(): Promise<string> {
+/**
+ * Bundles the workflow code once (webpack); the result is what `workflowBundlePath` loads. With
+ * `tracing`, the bundle carries the OpenTelemetry workflow interceptors (a tracing worker's).
+ */
+export async function bundleLifecycleWorkflows(opts: { tracing?: boolean } = {}): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
-    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    ...(opts.tracing ? { workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
   });
   return code;
 }

@@ -75,11 +75,15 @@ export default async function globalSetup(): Promise<void> {
   }
   process.env.TEMPORAL_CONFIG_FILE = path.join(path.dirname(integrationStateFile()), 'no-temporal.toml');
   process.env.TEMPORAL_ADDRESS = server.address;
-  // Bundle the workflow code once for every test worker (webpack takes seconds per bundle).
+  // Bundle the workflow code once for every test worker (webpack takes seconds per bundle): plain,
+  // and with the OpenTelemetry workflow interceptors for the tracing tests.
   const bundlePath = path.join(path.dirname(integrationStateFile()), `workflow-bundle-${process.pid}.js`);
+  const tracingBundlePath = bundlePath.replace(/\.js$/, '.tracing.js');
   mkdirSync(path.dirname(bundlePath), { recursive: true });
   writeFileSync(bundlePath, await bundleLifecycleWorkflows());
+  writeFileSync(tracingBundlePath, await bundleLifecycleWorkflows({ tracing: true }));
   process.env.TEST_WORKFLOW_BUNDLE = bundlePath;
+  process.env.TEST_WORKFLOW_BUNDLE_TRACING = tracingBundlePath;
   process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
 
   const state: IntegrationState = {

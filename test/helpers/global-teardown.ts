@@ -18,5 +18,7 @@ export default async function globalTeardown(): Promise<void> {
     }
   }
   rmSync(stateFile, { force: true });
-  if (process.env.TEST_WORKFLOW_BUNDLE) rmSync(process.env.TEST_WORKFLOW_BUNDLE, { force: true });
+  for (const bundle of [process.env.TEST_WORKFLOW_BUNDLE, process.env.TEST_WORKFLOW_BUNDLE_TRACING]) {
+    if (bundle) rmSync(bundle, { force: true });
+  }
 }

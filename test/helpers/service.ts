@@ -40,6 +40,8 @@ export const TEST_ENV: Record<string, string> = {
   LIFECYCLE_LINGER: '3s',
   ORPHAN_STOP_GRACE: '3s',
   MAX_TASK_DURATION: '20m',
+  // Tests that leave a Sequence gap on purpose need not wait the real 90 s.
+  SEQUENCE_GAP_GRACE: '3s',
   HANDOFF_TIMEOUT: '5s',
   PORT: '0',
   HOST: '127.0.0.1',
@@ -89,7 +91,7 @@ export interface ServiceOptions {
   zegoApi?: ZegoApiClient | null;
   /** From startTracing (e.g. with an InMemorySpanExporter): traces the server and the worker. */
   tracing?: Tracing;
-  /** Another workflow bundle than the global setup's. */
+  /** Another workflow bundle than the global setup's (its tracing one when `tracing` is set). */
   workflowBundlePath?: string;
 }
 
@@ -120,7 +122,9 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
   let worker: WorkerService | null = null;
   const startWorker = async () => {
     worker = await startWorkerService(workerConfig, temporal, logger, {
-      workflowBundlePath: opts.workflowBundlePath ?? process.env.TEST_WORKFLOW_BUNDLE,
+      workflowBundlePath:
+        opts.workflowBundlePath ??
+        (opts.tracing ? process.env.TEST_WORKFLOW_BUNDLE_TRACING : process.env.TEST_WORKFLOW_BUNDLE),
       db,
       followUps: opts.followUps,
       zegoApi: opts.zegoApi,

@@ -131,6 +131,56 @@ describe.each<DatabaseKind>(['postgres', 'embedded'])('lifecycle scenarios on %s
   });
 });
 
+describe('a stop waits for the Sequences missing before it (SEQUENCE_GAP_GRACE)', () => {
+  let svc: TestService;
+  const GRACE_S = 15;
+
+  beforeAll(async () => {
+    svc = await startTestService({ database: 'postgres', env: { SEQUENCE_GAP_GRACE: `${GRACE_S}s` } });
+  });
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  it('an update ZEGO delivers only after the stop (its earlier attempts refused) is still billed', async () => {
+    const { appId, taskId } = uniqueTask();
+    const now = Number(zegoTime());
+    const ids = { Appid: appId, TaskId: taskId };
+    expect((await svc.post(transcodeStart({ ...ids, Timestamp: String(now - 600) }))).status).toBe(200);
+    expect((await svc.post(transcodeStop({ ...ids, Sequence: 2, Timestamp: String(now) }))).status).toBe(200);
+    // Sequence 1 is missing: nothing is decided or billed yet.
+    const waiting = await svc.waitForTask(appId, taskId, (d) => d.stoppedAt !== null);
+    expect(waiting).toMatchObject({ status: 'running', billing: { status: 'pending' } });
+    const update = transcodeStart({
+      ...ids,
+      Sequence: 1,
+      Status: 'TranscodeUpdated',
+      Timestamp: String(now - 300),
+      Details: { Outputs: [FHD_OUTPUT] },
+    });
+    expect((await svc.post(update)).status).toBe(200);
+    const doc = await svc.waitForTask(appId, taskId, (d) => d.billing.status === 'finalized');
+    expect(doc.status).toBe('stopped');
+    expect(doc.billing.lines).toEqual([
+      { tier: 'hd', seconds: 300, minutes: 5, cost: 0.125 },
+      { tier: 'fhd', seconds: 300, minutes: 5, cost: 0.49 },
+    ]);
+    expect(await ledgerRows(svc.db, appId, taskId)).toHaveLength(1);
+  });
+
+  it('a gap that never fills delays the bill by the grace only, then bills what arrived', async () => {
+    const { appId, taskId } = uniqueTask();
+    const now = Number(zegoTime());
+    const ids = { Appid: appId, TaskId: taskId };
+    await svc.post(transcodeStart({ ...ids, Timestamp: String(now - 120) }));
+    const stoppedAt = Date.now();
+    await svc.post(transcodeStop({ ...ids, Sequence: 5, Timestamp: String(now) }));
+    const doc = await svc.waitForTask(appId, taskId, (d) => d.billing.status === 'finalized', 60_000);
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(GRACE_S * 1000);
+    expect(doc).toMatchObject({ status: 'stopped', billing: { billableMinutes: 2 } });
+  });
+});
+
 describe('lifecycle scenarios (PostgreSQL)', () => {
   let svc: TestService;
   let alerts: AlertReceiver;

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/temporal/dev-server';
@@ -16,6 +16,7 @@ import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
 const BUNDLE = path.join(DIST, 'workflow-bundle.js');
+const TRACING_BUNDLE = path.join(DIST, 'workflow-bundle.tracing.js');
 const SERVER_JS = path.join('dist', 'src', 'main', 'server.js');
 const WORKER_JS = path.join('dist', 'src', 'main', 'worker.js');
 /** What the build reads: when any of it is newer than the bundle, dist/ is rebuilt. */
@@ -44,7 +45,7 @@ function newestMtime(target: string): number {
 }
 
 function distIsFresh(): boolean {
-  if (![BUNDLE, path.join(ROOT, SERVER_JS), path.join(ROOT, WORKER_JS)].every((f) => existsSync(f))) {
+  if (![BUNDLE, TRACING_BUNDLE, path.join(ROOT, SERVER_JS), path.join(ROOT, WORKER_JS)].every((f) => existsSync(f))) {
     return false;
   }
   const built = statSync(BUNDLE).mtimeMs;
@@ -61,7 +62,9 @@ function ensureBuild(): void {
       `npm run build failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stdout}\n${result.stderr}`,
     );
   }
-  if (!existsSync(BUNDLE)) throw new Error(`npm run build did not write ${BUNDLE}`);
+  for (const bundle of [BUNDLE, TRACING_BUNDLE]) {
+    if (!existsSync(bundle)) throw new Error(`npm run build did not write ${bundle}`);
+  }
 }
 
 interface Proc {
@@ -174,6 +177,7 @@ describe('production build (node dist/…, as in the Docker image)', () => {
   let baseUrl: string;
   let server: Proc | undefined;
   let worker: Proc | undefined;
+  let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     ensureBuild();
@@ -182,7 +186,7 @@ describe('production build (node dist/…, as in the Docker image)', () => {
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     // As in the container: the compiled entry points, no tsx, production mode, only what they need.
-    const env: NodeJS.ProcessEnv = {
+    env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_ENV: 'production',
@@ -271,5 +275,29 @@ describe('production build (node dist/…, as in the Docker image)', () => {
     expect(serverExit).toEqual({ code: 0, signal: null });
     expect(workerExit).toEqual({ code: 0, signal: null });
     expect(wrk.lines.some((line) => line.includes('"worker stopped"'))).toBe(true);
+  });
+
+  it('gives the OpenTelemetry workflow interceptors to a tracing worker only', async () => {
+    // In every bundle they made a worker 6× larger per cached lifecycle and crashed it past ~1,700
+    // (bench/RESULTS.md §5): the plain bundle must not carry them.
+    const marker = 'OpenTelemetryInboundInterceptor';
+    expect(readFileSync(BUNDLE, 'utf8').includes(marker)).toBe(false);
+    expect(readFileSync(TRACING_BUNDLE, 'utf8').includes(marker)).toBe(true);
+
+    const tracingWorker = start('tracing worker', WORKER_JS, {
+      ...env,
+      TEMPORAL_TASK_QUEUE: `prod-build-tracing-${randomUUID()}`,
+      OTEL_TRACES_EXPORTER: 'console',
+    });
+    try {
+      const started = await tracingWorker.waitForLog('worker started', 60_000);
+      expect(started).toMatchObject({ workflowBundle: TRACING_BUNDLE, tracing: 'zego-transcode-worker' });
+      expect(await stop(tracingWorker, WORKER_GRACE_MS)).toEqual({ code: 0, signal: null });
+    } finally {
+      if (tracingWorker.child.exitCode === null && tracingWorker.child.signalCode === null) {
+        tracingWorker.child.kill('SIGKILL');
+        await tracingWorker.exited;
+      }
+    }
   });
 });

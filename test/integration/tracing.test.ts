@@ -4,17 +4,14 @@
  * the stop's HTTP span, its SignalWithStartWorkflow client span, the workflow's spans (signal,
  * StartActivity) and the finalizeBilling activity span all share the stop's trace id.
  *
- * The workflow interceptors came into every bundle with tracing: histories recorded without them
- * (lifecycles running when this was deployed) must replay with them, and the other way round.
+ * The workflow interceptors are in a tracing worker's bundle only: histories recorded without them
+ * (tracing off, or lifecycles running when it was turned on) must replay with them, and the other
+ * way round, so tracing can be turned on and off without draining.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { startTracing, workerTracing, type Tracing } from '../../src/telemetry';
-import { WORKFLOWS_PATH } from '../../src/temporal/worker';
 import { startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
 import { transcodeStart, transcodeStop } from '../helpers/signed-callback';
 
@@ -129,30 +126,21 @@ describe('tracing', () => {
   });
 
   it('replays histories recorded without the workflow interceptors, and the other way round', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'zego-plain-bundle-'));
-    const plainBundle = path.join(dir, 'workflow-bundle.js');
+    const plainBundle = process.env.TEST_WORKFLOW_BUNDLE!;
+    const tracingBundle = process.env.TEST_WORKFLOW_BUNDLE_TRACING!;
     let plain: TestService | undefined;
     try {
-      // The bundle as it was before tracing: no workflow interceptor modules.
-      const { code } = await bundleWorkflowCode({
-        workflowsPath: WORKFLOWS_PATH,
-        logger: new DefaultLogger('WARN'),
-      });
-      writeFileSync(plainBundle, code);
+      // The bundle of a worker with tracing off: no workflow interceptor modules.
       plain = await startTestService({ database: 'embedded', workflowBundlePath: plainBundle });
       const [untracedHistory, tracedHistory] = await Promise.all([
         closedLifecycleHistory(plain),
         closedLifecycleHistory(svc),
       ]);
       const { sinks } = workerTracing(null);
-      await Worker.runReplayHistory(
-        { workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! }, sinks },
-        untracedHistory,
-      );
+      await Worker.runReplayHistory({ workflowBundle: { codePath: tracingBundle }, sinks }, untracedHistory);
       await Worker.runReplayHistory({ workflowBundle: { codePath: plainBundle } }, tracedHistory);
     } finally {
       await plain?.stop();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -43,6 +43,7 @@ describe('config defaults', () => {
       maxTaskDurationMs: 24 * 3_600_000,
       continueAsNewAfterEvents: 2000,
       staleStopGraceMs: 120_000,
+      sequenceGapGraceMs: 90_000,
     });
   });
 
@@ -59,8 +60,10 @@ describe('config defaults', () => {
       maxTaskDurationMs: 86_400_000,
       continueAsNewAfterEvents: 2000,
       staleStopGraceMs: 120_000,
+      sequenceGapGraceMs: 90_000,
       alertWebhookUrl: undefined,
       taskFinishedWebhookUrl: undefined,
+      maxCachedWorkflows: 300,
       zegoApi: null,
       billing: { prices: { ...ZEGO_LIST_PRICES }, unknownResolutionTier: 'hd' },
     });
@@ -172,6 +175,7 @@ describe('config values', () => {
           ORPHAN_STOP_GRACE: '1m',
           CONTINUE_AS_NEW_AFTER_EVENTS: '300',
           STALE_STOP_GRACE: '90s',
+          SEQUENCE_GAP_GRACE: '0s',
         }),
       ),
     ).toEqual({
@@ -180,6 +184,7 @@ describe('config values', () => {
       maxTaskDurationMs: 86_400_000,
       continueAsNewAfterEvents: 300,
       staleStopGraceMs: 90_000,
+      sequenceGapGraceMs: 0,
     });
     expect(lifecycleSettings(loadServerConfig({ ...SERVER_ENV, LIFECYCLE_LINGER: '2s' })).lingerMs).toBe(
       2000,
@@ -288,6 +293,9 @@ describe('bad values: one line naming the variable', () => {
     ['LOG_LEVEL', 'loud', loadServerConfig],
     ['CONTINUE_AS_NEW_AFTER_EVENTS', '12.5', loadWorkerConfig],
     ['CONTINUE_AS_NEW_AFTER_EVENTS', '0', loadWorkerConfig],
+    ['SEQUENCE_GAP_GRACE', 'a minute', loadServerConfig],
+    ['WORKER_MAX_CACHED_WORKFLOWS', '0', loadWorkerConfig],
+    ['WORKER_MAX_CACHED_WORKFLOWS', 'many', loadDevConfig],
   ];
 
   it.each(cases)('%s=%j', (variable, value, load) => {

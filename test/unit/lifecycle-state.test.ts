@@ -6,6 +6,7 @@ import {
   callbackKey,
   decidedByCallbacks,
   initialState,
+  missingSequences,
   statusOf,
   toDocument,
   type LifecycleState,
@@ -201,6 +202,94 @@ describe('lifecycle state machine', () => {
   it('callbackKey is (Event, Sequence, Status)', () => {
     expect(callbackKey(start())).toBe('transcode_start:0:TranscodeStarted');
     expect(callbackKey(stop())).toBe('transcode_stop:1:TranscodeStopped');
+  });
+});
+
+describe('re-signed retries delivered out of order', () => {
+  // ZEGO may re-sign a retry (new Timestamp and Nonce, same Event, Sequence and Status). When the
+  // later-signed copy arrives first, the earlier Timestamp is when the event happened.
+  it('an earlier-signed duplicate of the start moves the start, its segment and the stale clock back', () => {
+    const s = fresh();
+    applyCallback(s, start({ timestamp: String(T0 + 6), nonce: 'retry' }), 0);
+    expect(applyCallback(s, start(), 0)).toBe('duplicate');
+    expect(s.start).toMatchObject({ ms: T0 * 1000, timestamp: String(T0) });
+    expect(s.firstActiveMs).toBe(T0 * 1000);
+    expect(s.segments.map((x) => x.fromMs)).toEqual([T0 * 1000]);
+    expect(s.events).toMatchObject([{ timestamp: String(T0), deliveries: 2 }]);
+  });
+
+  it('an earlier-signed duplicate of an update moves its segment back, keeping segments in time order', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, update(2, T0 + 200, HD), 0);
+    applyCallback(s, update(1, T0 + 230), 0); // a re-signed copy, signed 130 s after the original
+    applyCallback(s, update(1, T0 + 100), 0);
+    expect(s.segments.map((x) => [x.sequence, x.fromMs / 1000])).toEqual([
+      [0, T0],
+      [1, T0 + 100],
+      [2, T0 + 200],
+    ]);
+  });
+
+  it('an earlier-signed duplicate of the stop moves the stop back', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, stop({ timestamp: String(T0 + 630), nonce: 'retry' }), 0);
+    applyCallback(s, stop(), 0);
+    expect(s.stop).toMatchObject({ ms: (T0 + 600) * 1000, timestamp: String(T0 + 600) });
+    expect(billingEndMs(s)).toBe((T0 + 600) * 1000);
+  });
+
+  it('a later-signed duplicate, or any duplicate once the outcome is decided, changes nothing', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, stop({ timestamp: String(T0 + 630) }), 0);
+    applyCallback(s, start({ timestamp: String(T0 + 9), nonce: 'later' }), 0);
+    expect(s.start?.ms).toBe(T0 * 1000);
+    s.outcome = 'stopped';
+    applyCallback(s, stop({ nonce: 'earlier' }), 0);
+    expect(s.stop?.ms).toBe((T0 + 630) * 1000);
+  });
+});
+
+describe('missingSequences: what a stop waits for before the bill is decided', () => {
+  it('lists the Sequences between the start and the stop that no callback carried, until they arrive', () => {
+    const s = fresh();
+    expect(missingSequences(s)).toEqual([]);
+    applyCallback(s, start(), 0);
+    expect(missingSequences(s)).toEqual([]); // no stop yet: nothing to wait for
+    applyCallback(s, stop({ sequence: 4 }), 0);
+    expect(missingSequences(s)).toEqual([[1, 3]]);
+    applyCallback(s, update(2, T0 + 100), 0);
+    expect(missingSequences(s)).toEqual([
+      [1, 1],
+      [3, 3],
+    ]);
+    applyCallback(s, update(1, T0 + 50), 0);
+    applyCallback(s, start({ sequence: 3, status: 'TranscodeUpdated', outputs: undefined }), 0);
+    expect(missingSequences(s)).toEqual([]);
+  });
+
+  it('needs no gap when the stop follows the start directly, or comes from ZEGO with a lower Sequence', () => {
+    const s = fresh();
+    applyCallback(s, start({ sequence: 7 }), 0);
+    applyCallback(s, stop({ sequence: 8 }), 0);
+    expect(missingSequences(s)).toEqual([]);
+    const t = fresh();
+    applyCallback(t, start({ sequence: 7 }), 0);
+    applyCallback(t, stop({ sequence: 0 }), 0);
+    expect(missingSequences(t)).toEqual([]);
+  });
+
+  it('stays cheap for callers whose Sequence is not contiguous (e.g. a Unix time)', () => {
+    const s = fresh();
+    applyCallback(s, start({ sequence: 1_700_000_000 }), 0);
+    applyCallback(s, update(1_700_000_300, T0 + 300), 0);
+    applyCallback(s, stop({ sequence: 1_700_000_600 }), 0);
+    expect(missingSequences(s)).toEqual([
+      [1_700_000_001, 1_700_000_299],
+      [1_700_000_301, 1_700_000_599],
+    ]);
   });
 });
 
