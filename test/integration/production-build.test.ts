@@ -45,7 +45,11 @@ function newestMtime(target: string): number {
 }
 
 function distIsFresh(): boolean {
-  if (![BUNDLE, TRACING_BUNDLE, path.join(ROOT, SERVER_JS), path.join(ROOT, WORKER_JS)].every((f) => existsSync(f))) {
+  if (
+    ![BUNDLE, TRACING_BUNDLE, path.join(ROOT, SERVER_JS), path.join(ROOT, WORKER_JS)].every((f) =>
+      existsSync(f),
+    )
+  ) {
     return false;
   }
   const built = statSync(BUNDLE).mtimeMs;
