@@ -48,7 +48,7 @@
  * - `SEQUENCE_GAP_GRACE` (all; default 90s): how long a stopped lifecycle waits for callbacks whose
  *   Sequence lies between its start's and its stop's (an update still being retried by ZEGO, whose
  *   retries span ~62 s) before its bill is finalized. Only a lifecycle with such a gap waits.
- * - `WORKER_MAX_CACHED_WORKFLOWS` (worker, dev; default 300, 1–100000): lifecycles the worker keeps
+ * - `WORKER_MAX_CACHED_WORKFLOWS` (worker, dev; default 300, 2–100000): lifecycles the worker keeps
  *   in memory. Its memory grows with this, not with the number of running lifecycles: ~0.4 MiB per
  *   cached lifecycle (bench/RESULTS.md); an evicted one is replayed on its next callback. The SDK's
  *   own default (from the V8 heap limit, ~2,300 here) takes a worker past 1 GiB.
@@ -351,7 +351,7 @@ const workerFields = {
   ALERT_WEBHOOK_URL: url(['http:', 'https:'], false),
   TASK_FINISHED_WEBHOOK_URL: url(['http:', 'https:'], false),
   WORKER_METRICS_ADDRESS: hostPort(),
-  WORKER_MAX_CACHED_WORKFLOWS: integer(300, 1, 100_000, 'a whole number of workflows'),
+  WORKER_MAX_CACHED_WORKFLOWS: integer(300, 2, 100_000, 'a whole number of workflows'),
   ZEGO_APP_ID: zegoAppId,
   ZEGO_SERVER_SECRET: zegoServerSecret,
   ZEGO_API_BASE_URL: url(['http:', 'https:'], true),

@@ -2,20 +2,28 @@
  * Why `npm run dev` acknowledged slowly (p50 ~400 ms at 20 in flight): the same load against
  * variants that each change one thing, measured in one run:
  *  - `dev`            src/main/dev.ts as shipped: one process (PGlite + worker + HTTP server), the
- *                     dev server persisting to a SQLite file;
- *  - `dev+postgres`   the same process with DATABASE_URL: PostgreSQL instead of PGlite;
+ *                     dev server persisting to a SQLite file in WAL mode (DEV_SERVER_SQLITE_PRAGMAS);
+ *  - `dev (rollback journal)` the same before WAL: the dev server started without `--sqlite-pragma`
+ *                     (SQLite's default rollback journal), through a CLI wrapper that drops them;
+ *  - `dev+postgres`   the shipped process with DATABASE_URL: PostgreSQL instead of PGlite;
  *  - `split`          the same pieces as `dev` in separate processes (worker with PGlite, server);
- *  - `raw (file)`     signal-with-start from a plain client, no HTTP, against the file-backed dev server;
- *  - `raw (file, WAL)` the same with the file in WAL mode, synchronous=NORMAL (the proposed fix);
+ *  - `raw (file)`     signal-with-start from a plain client, no HTTP, against the file-backed (WAL) dev server;
+ *  - `raw (file, rollback journal)` the same against a dev server started as before WAL;
  *  - `raw (memory)`   the same against the in-memory dev server of the other benchmarks.
  * The HTTP-serving process runs with an event-loop-delay probe (bench/lib/eld-probe.mjs), and every
- * process's CPU time is read from /proc.
+ * process's CPU time is read from /proc. Each file-backed variant records the journal its database
+ * was really in (a `-wal` file next to it while the dev server runs, or none).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { lifecycleSettings, loadServerConfig } from '../../src/config';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import {
+  DEV_SERVER_SQLITE_PRAGMAS,
+  freePort,
+  startDevServer,
+  type DevServer,
+} from '../../src/temporal/dev-server';
 import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
 import {
   cpuSecondsOf,
@@ -26,7 +34,6 @@ import {
   type Child,
 } from '../../test/chaos/processes';
 import { closedLoop, HttpPoster, type LoadResult } from './load';
-import { startPragmaDevServer } from './pragma-devserver';
 import { percentile } from './stats';
 import { BENCH_SECRET, payloadOf, SERVICE_ENV, startCallbacks, type Stack } from './stack';
 
@@ -42,11 +49,45 @@ export interface DevVariantResult {
   /** CPU cores used during the run, per process. */
   cpu: Record<string, number>;
   outcomes: Record<string, number>;
+  /** The dev server's SQLite journal seen during the run; null for the in-memory dev server. */
+  journal?: 'WAL' | 'rollback' | null;
 }
 
 const PROBE = path.join(__dirname, 'eld-probe.mjs');
-/** The SQLite settings proposed for the file-backed dev server. */
-export const WAL_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+/** What src/temporal/dev-server.ts passes for a file-backed dev server (since the WAL change). */
+export const SHIPPED_SQLITE_PRAGMAS = DEV_SERVER_SQLITE_PRAGMAS;
+
+/** The journal a file-backed dev server's database is in: WAL keeps a `-wal` file while open. */
+function journalOf(dbFile: string): 'WAL' | 'rollback' {
+  return existsSync(`${dbFile}-wal`) ? 'WAL' : 'rollback';
+}
+
+/**
+ * The Temporal CLI behind a wrapper that drops every `--sqlite-pragma <value>` argument: a
+ * file-backed dev server started exactly as src/temporal/dev-server.ts started it before
+ * DEV_SERVER_SQLITE_PRAGMAS (SQLite's defaults: rollback journal, a synchronous commit per write).
+ */
+function cliWithoutSqlitePragmas(stack: Stack): string {
+  const file = path.join(stack.dir, 'temporal-without-sqlite-pragmas');
+  const quoted = `'${stack.cliPath.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(
+    file,
+    [
+      '#!/bin/sh',
+      'skip=0',
+      'for arg do',
+      '  shift',
+      '  if [ "$skip" = 1 ]; then skip=0; continue; fi',
+      '  if [ "$arg" = --sqlite-pragma ]; then skip=1; continue; fi',
+      '  set -- "$@" "$arg"',
+      'done',
+      `exec ${quoted} "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return file;
+}
 
 interface CpuWatch {
   pids: Record<string, number>;
@@ -116,6 +157,7 @@ function summarize(
   r: LoadResult,
   cpu: Record<string, number>,
   eld: { p99: number; max: number } | null,
+  journal: DevVariantResult['journal'],
 ): DevVariantResult {
   return {
     variant,
@@ -127,7 +169,39 @@ function summarize(
     eventLoopDelayMax: eld?.max ?? null,
     cpu,
     outcomes: r.outcomes,
+    journal,
   };
+}
+
+/** Signal-with-start from a plain client (no HTTP), `n` new lifecycles, against the dev server at `address`. */
+async function rawLoad(
+  address: string,
+  queue: string,
+  appId: string,
+  prefix: string,
+  n: number,
+  concurrency: number,
+  onStart: () => void,
+): Promise<LoadResult> {
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection, namespace: 'default' });
+    const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: queue });
+    const gateway = new TemporalLifecycleGateway({
+      client,
+      taskQueue: queue,
+      settings: lifecycleSettings(config),
+      handoffTimeoutMs: config.handoffTimeoutMs,
+    });
+    const payloads = startCallbacks(appId, `${prefix}-${Date.now()}`, n).map((c) => payloadOf(c));
+    onStart();
+    return await closedLoop(n, concurrency, async (i) => {
+      await gateway.deliver(payloads[i]);
+      return 'ok';
+    });
+  } finally {
+    await connection.close();
+  }
 }
 
 /** src/main/dev.ts as a child (its dev server is its own child). */
@@ -135,7 +209,7 @@ async function devProcess(
   stack: Stack,
   name: string,
   extraEnv: Record<string, string>,
-): Promise<{ child: Child; url: string; probe: string; temporalPid: () => number }> {
+): Promise<{ child: Child; url: string; probe: string; temporalPid: () => number; dbFile: string }> {
   const dataDir = path.join(stack.dir, name);
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
@@ -166,7 +240,13 @@ async function devProcess(
     readyTimeoutMs: 180_000,
   });
   const temporalPid = () => descendantsOf(child.pid)[0] ?? -1;
-  return { child, url: `http://127.0.0.1:${port}`, probe, temporalPid };
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    probe,
+    temporalPid,
+    dbFile: path.join(dataDir, 'temporal.db'),
+  };
 }
 
 export async function devModeInvestigation(
@@ -176,14 +256,26 @@ export async function devModeInvestigation(
   const { n, concurrency, log } = opts;
   const results: DevVariantResult[] = [];
 
-  // 1. and 2. The shipped one-process dev mode, with PGlite and with PostgreSQL.
+  const withoutPragmas = cliWithoutSqlitePragmas(stack);
+  const shippedPragmas = SHIPPED_SQLITE_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ');
+
+  // 1. to 3. The one-process dev mode: as shipped (WAL), as before (rollback journal), with PostgreSQL.
   const devVariants: [string, string, Record<string, string>][] = [
-    ['dev', '`npm run dev` as shipped: one process (PGlite + worker + HTTP), SQLite-file dev server', {}],
+    [
+      'dev',
+      `\`npm run dev\` as shipped: one process (PGlite + worker + HTTP), SQLite-file dev server in WAL mode (${shippedPragmas})`,
+      {},
+    ],
+    [
+      'dev (rollback journal)',
+      'before: the same with the dev server started without `--sqlite-pragma` (SQLite default journal)',
+      { TEMPORAL_CLI_PATH: withoutPragmas },
+    ],
   ];
   if (stack.database.kind === 'postgres') {
     devVariants.push([
       'dev+postgres',
-      'the same one process, PostgreSQL (DATABASE_URL) instead of PGlite',
+      'the shipped one process (WAL), PostgreSQL (DATABASE_URL) instead of PGlite',
       { DATABASE_URL: stack.database.url },
     ]);
   }
@@ -195,24 +287,29 @@ export async function devModeInvestigation(
       const t0 = Date.now();
       const r = await load(dev.url, '700001', `${name}-${Date.now()}`, n, concurrency);
       const cpu = cpuSince(w, r.durationMs);
-      results.push(summarize(name, description, r, cpu, probeWindow(dev.probe, t0, Date.now())));
-      log(`  ${name}: p50 ${percentile(r.latenciesMs, 0.5).toFixed(0)} ms, ${r.throughput.toFixed(0)}/s`);
+      const journal = journalOf(dev.dbFile);
+      results.push(summarize(name, description, r, cpu, probeWindow(dev.probe, t0, Date.now()), journal));
+      log(
+        `  ${name}: p50 ${percentile(r.latenciesMs, 0.5).toFixed(0)} ms, ${r.throughput.toFixed(0)}/s (journal: ${journal})`,
+      );
     } finally {
       await dev.child.stop(30_000);
     }
   }
 
-  // 3. and 4. The same pieces in separate processes, and raw signal-with-start, against a file-backed dev server.
+  // 4. and 5. The same pieces in separate processes, and raw signal-with-start, against a file-backed
+  // dev server as shipped (WAL).
   const dir = path.join(stack.dir, 'split');
   mkdirSync(dir, { recursive: true });
   let temporal: DevServer | undefined;
   const children: Child[] = [];
   try {
+    const dbFile = path.join(dir, 'temporal.db');
     temporal = await startDevServer({
       cliPath: stack.cliPath,
       headless: true,
       logLevel: 'error',
-      dbFilename: path.join(dir, 'temporal.db'),
+      dbFilename: dbFile,
     });
     const queue = 'bench-split';
     const env = {
@@ -251,111 +348,89 @@ export async function devModeInvestigation(
     results.push(
       summarize(
         'split',
-        'the same pieces in three processes: server, worker (PGlite), SQLite-file dev server',
+        'the same pieces in three processes: server, worker (PGlite), SQLite-file dev server (WAL)',
         r,
         cpuSince(w, r.durationMs),
         probeWindow(probe, t0, Date.now()),
+        journalOf(dbFile),
       ),
     );
     log(`  split: p50 ${percentile(r.latenciesMs, 0.5).toFixed(0)} ms, ${r.throughput.toFixed(0)}/s`);
 
-    const connection = await Connection.connect({ address: temporal.address });
-    try {
-      const client = new Client({ connection, namespace: 'default' });
-      const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: queue });
-      const gateway = new TemporalLifecycleGateway({
-        client,
-        taskQueue: queue,
-        settings: lifecycleSettings(config),
-        handoffTimeoutMs: config.handoffTimeoutMs,
-      });
-      const payloads = startCallbacks('700003', `rawfile-${Date.now()}`, n).map((c) => payloadOf(c));
+    const raw = await rawLoad(temporal.address, queue, '700003', 'rawfile', n, concurrency, () => {
       w = watchCpu(pids);
-      const raw = await closedLoop(n, concurrency, async (i) => {
-        await gateway.deliver(payloads[i]);
-        return 'ok';
-      });
-      results.push(
-        summarize(
-          'raw (file)',
-          'signal-with-start from a plain client (no HTTP) against the SQLite-file dev server',
-          raw,
-          cpuSince(w, raw.durationMs),
-          null,
-        ),
-      );
-      log(
-        `  raw (file): p50 ${percentile(raw.latenciesMs, 0.5).toFixed(0)} ms, ${raw.throughput.toFixed(0)}/s`,
-      );
-    } finally {
-      await connection.close();
-    }
+    });
+    results.push(
+      summarize(
+        'raw (file)',
+        'signal-with-start from a plain client (no HTTP) against the SQLite-file dev server as shipped (WAL)',
+        raw,
+        cpuSince(w, raw.durationMs),
+        null,
+        journalOf(dbFile),
+      ),
+    );
+    log(
+      `  raw (file): p50 ${percentile(raw.latenciesMs, 0.5).toFixed(0)} ms, ${raw.throughput.toFixed(0)}/s`,
+    );
   } finally {
     await Promise.all(children.map((c) => c.kill()));
     await temporal?.stop();
   }
 
-  // 5. Raw against a file-backed dev server in WAL mode with synchronous=NORMAL (the proposed fix).
-  const walDir = path.join(stack.dir, 'wal');
-  mkdirSync(walDir, { recursive: true });
-  const wal = await startPragmaDevServer(stack.cliPath, path.join(walDir, 'temporal.db'), WAL_PRAGMAS);
+  // 6. Raw against a file-backed dev server started as before WAL (no `--sqlite-pragma`).
+  const oldDir = path.join(stack.dir, 'rollback');
+  mkdirSync(oldDir, { recursive: true });
+  const oldDb = path.join(oldDir, 'temporal.db');
+  const old = await startDevServer({
+    cliPath: withoutPragmas,
+    headless: true,
+    logLevel: 'error',
+    dbFilename: oldDb,
+  });
   try {
-    const queue = 'bench-wal';
+    const queue = 'bench-rollback';
     const worker = await spawnWorker(
       {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
-        TEMPORAL_ADDRESS: wal.address,
+        TEMPORAL_ADDRESS: old.address,
         TEMPORAL_NAMESPACE: 'default',
         TEMPORAL_CONFIG_FILE: path.join(stack.dir, 'no-temporal.toml'),
         TEMPORAL_TASK_QUEUE: queue,
-        DATA_DIR: walDir,
+        DATA_DIR: oldDir,
         WORKFLOW_BUNDLE_PATH: stack.bundlePath,
         ...SERVICE_ENV,
       },
-      path.join(walDir, 'worker.log'),
+      path.join(oldDir, 'worker.log'),
     );
-    const connection = await Connection.connect({ address: wal.address });
     try {
-      const client = new Client({ connection, namespace: 'default' });
-      const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: queue });
-      const gateway = new TemporalLifecycleGateway({
-        client,
-        taskQueue: queue,
-        settings: lifecycleSettings(config),
-        handoffTimeoutMs: config.handoffTimeoutMs,
+      let w = watchCpu({});
+      const raw = await rawLoad(old.address, queue, '700005', 'rawold', n, concurrency, () => {
+        w = watchCpu({ worker: worker.pid, 'temporal (file)': old.process.pid ?? -1, bench: process.pid });
       });
-      const payloads = startCallbacks('700005', `rawwal-${Date.now()}`, n).map((c) => payloadOf(c));
-      const w = watchCpu({
-        worker: worker.pid,
-        'temporal (file, WAL)': wal.process.pid ?? -1,
-        bench: process.pid,
-      });
-      const raw = await closedLoop(n, concurrency, async (i) => {
-        await gateway.deliver(payloads[i]);
-        return 'ok';
-      });
+      const journal = journalOf(oldDb);
       results.push(
         summarize(
-          'raw (file, WAL)',
-          `the same against a SQLite-file dev server started with ${WAL_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ')}`,
+          'raw (file, rollback journal)',
+          'before: the same against a SQLite-file dev server started without `--sqlite-pragma`',
           raw,
           cpuSince(w, raw.durationMs),
           null,
+          journal,
         ),
       );
       log(
-        `  raw (file, WAL): p50 ${percentile(raw.latenciesMs, 0.5).toFixed(0)} ms, ${raw.throughput.toFixed(0)}/s`,
+        `  raw (file, rollback journal): p50 ${percentile(raw.latenciesMs, 0.5).toFixed(0)} ms, ${raw.throughput.toFixed(0)}/s (journal: ${journal})`,
       );
     } finally {
-      await connection.close();
       await worker.kill();
     }
   } finally {
-    await wal.stop();
+    await old.stop();
   }
 
-  // 6. Raw against the in-memory dev server (the other benchmarks' one), same client code.
+  // 7. Raw against the in-memory dev server (the other benchmarks' one), same client code.
   const queue = 'bench-devmode-raw';
   const worker = await stack.startWorker(queue);
   try {
@@ -376,6 +451,7 @@ export async function devModeInvestigation(
         'signal-with-start from a plain client against the in-memory dev server',
         raw,
         cpuSince(w, raw.durationMs),
+        null,
         null,
       ),
     );

@@ -1,10 +1,12 @@
 /**
  * What every benchmark runs against: ONE Temporal dev server (started here), PostgreSQL (a fresh
- * database, or PGlite when none is reachable), the workflow bundle built once (the service's
- * workflows plus `benchTrivial`), and the service's worker and HTTP server as child processes
- * (their own RSS and CPU), plus a client of the bench's own for raw Temporal calls.
+ * database, or PGlite when none is reachable), the workflow bundles built once (the service's
+ * workflows plus `benchTrivial`; plain, and with the OpenTelemetry workflow interceptors as a
+ * tracing worker loads them), and the service's worker and HTTP server as child processes (their
+ * own RSS and CPU), plus a client of the bench's own for raw Temporal calls.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -15,7 +17,7 @@ import { locateTemporalCli } from '../../src/temporal/cli-locator';
 import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
-import * as workerModule from '../../src/temporal/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/temporal/worker';
 import { readCallback } from '../../src/zego/callback';
 import type { CallbackSignalPayload } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres';
@@ -41,22 +43,29 @@ export interface Stack {
   /** The bench's own client (raw calls, counts). */
   client: Client;
   connection: Connection;
-  /** The workflow bundle as the service builds it: workflows/ plus its workflow interceptor modules. */
+  /**
+   * The workflow bundle of a worker without tracing, as `bundleLifecycleWorkflows()` builds it (no
+   * workflow interceptor modules): what the service's worker loads by default.
+   */
   bundlePath: string;
-  /** The same without the interceptor modules (see RESULTS.md: the worker crashes with them). */
-  plainBundlePath: string;
+  /** A tracing worker's: as `bundleLifecycleWorkflows({ tracing: true })`, with the OpenTelemetry interceptors. */
+  tracingBundlePath: string;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite' };
   /** PostgreSQL pool for counting ledger and registry rows (null with PGlite). */
   pool: Pool | null;
   /**
    * `root`: run the worker from another checkout (a patched copy, to measure a proposed fix);
-   * `bundle`: `plain` for the bundle without interceptor modules.
+   * `bundle`: `plain` (default, tracing off, as shipped) or `tracing`: the tracing bundle, with
+   * tracing on, exporting OTLP to the bench's own collector, which discards what it gets
+   * (`traceExports`).
    */
   startWorker(
     taskQueue: string,
     env?: Record<string, string>,
-    opts?: { root?: string; bundle?: 'service' | 'plain' },
+    opts?: { root?: string; bundle?: 'plain' | 'tracing' },
   ): Promise<Child>;
+  /** What the tracing workers exported to the bench's collector so far. */
+  traceExports(): { requests: number; bytes: number };
   startServer(taskQueue: string, env?: Record<string, string>): Promise<{ child: Child; url: string }>;
   gateway(taskQueue: string): TemporalLifecycleGateway;
   close(): Promise<void>;
@@ -81,12 +90,13 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     writeFileSync(file, code);
     return file;
   };
-  // As the service bundles its own (src/temporal/worker.ts): interceptor modules included.
-  const bundlePath = await bundle(
-    path.join(dir, 'workflow-bundle.js'),
-    (workerModule as { WORKFLOW_INTERCEPTOR_MODULES?: string[] }).WORKFLOW_INTERCEPTOR_MODULES,
+  // As the service bundles its own (bundleLifecycleWorkflows in src/temporal/worker.ts): the
+  // interceptor modules in a tracing worker's bundle only.
+  const bundlePath = await bundle(path.join(dir, 'workflow-bundle.js'), undefined);
+  const tracingBundlePath = await bundle(
+    path.join(dir, 'workflow-bundle.tracing.js'),
+    WORKFLOW_INTERCEPTOR_MODULES,
   );
-  const plainBundlePath = await bundle(path.join(dir, 'workflow-bundle-plain.js'), []);
   log(`workflow bundles built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   let testDb: TestDatabase | null = null;
@@ -101,6 +111,28 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
   const database = testDb ? { kind: 'postgres' as const, url: testDb.url } : { kind: 'pglite' as const };
 
   const children: Child[] = [];
+  let collector: { url: string; server: http.Server } | null = null;
+  const exported = { requests: 0, bytes: 0 };
+  /** An OTLP/HTTP endpoint on loopback that answers 200 and drops the spans (started on first use). */
+  const traceCollector = async (): Promise<string> => {
+    if (collector) return collector.url;
+    const server = http.createServer((req, res) => {
+      req.on('data', (chunk: Buffer) => (exported.bytes += chunk.length));
+      req.on('end', () => {
+        exported.requests++;
+        res.writeHead(200, {
+          'content-type': String(req.headers['content-type'] ?? 'application/x-protobuf'),
+        });
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    collector = { url: `http://127.0.0.1:${port}/v1/traces`, server };
+    log(`OTLP collector (discards spans) at ${collector.url}`);
+    return collector.url;
+  };
   const baseEnv = (taskQueue: string, env: Record<string, string>) => ({
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -121,12 +153,18 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     client,
     connection,
     bundlePath,
-    plainBundlePath,
+    tracingBundlePath,
     database,
     pool,
     async startWorker(taskQueue, env = {}, opts = {}) {
+      // Tracing on (src/telemetry.ts: an OTLP endpoint alone selects the otlp exporter).
       const bundleEnv: Record<string, string> =
-        opts.bundle === 'plain' ? { WORKFLOW_BUNDLE_PATH: plainBundlePath } : {};
+        opts.bundle === 'tracing'
+          ? {
+              WORKFLOW_BUNDLE_PATH: tracingBundlePath,
+              OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: await traceCollector(),
+            }
+          : {};
       const child = await spawnWorker(
         baseEnv(taskQueue, { ...bundleEnv, ...env }),
         path.join(dir, `worker-${taskQueue}.log`),
@@ -145,6 +183,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
       children.push(child);
       return { child, url: `http://127.0.0.1:${port}` };
     },
+    traceExports: () => ({ ...exported }),
     gateway(taskQueue) {
       const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: taskQueue });
       return new TemporalLifecycleGateway({
@@ -156,6 +195,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     },
     async close() {
       await Promise.all(children.map((c) => c.kill()));
+      await new Promise((resolve) => (collector ? collector.server.close(resolve) : resolve(undefined)));
       await connection.close().catch(() => undefined);
       await pool?.end().catch(() => undefined);
       await temporal.stop();
