@@ -5,7 +5,7 @@
  * Verification follows stripe-node / svix: one function, constant-time comparison, an injectable clock,
  * and an error whose code and message say exactly what was wrong without ever echoing a secret.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import { timestampToMs } from './types';
 
 export type CallbackSignatureErrorCode =
@@ -43,6 +43,7 @@ export interface VerifyOptions {
 }
 
 const SHA1_HEX = /^[0-9a-fA-F]{40}$/;
+const ABOVE_D800 = /[\uD800-\uFFFF]/;
 /** Unix time in seconds or milliseconds, as digits only (ZEGO sends it as a string or a JSON integer). */
 const UNIX_TIME = /^\d{1,16}$/;
 
@@ -51,8 +52,11 @@ const UNIX_TIME = /^\d{1,16}$/;
  * `1700000000` (vector B). Byte-wise order equals PHP's `sort(SORT_STRING)` for any input.
  */
 export function computeCallbackSignature(secret: string, timestamp: string, nonce: string): string {
-  const parts = [secret, timestamp, nonce].map((s) => Buffer.from(s, 'utf8')).sort(Buffer.compare);
-  return createHash('sha1').update(Buffer.concat(parts)).digest('hex');
+  const parts = [secret, timestamp, nonce];
+  // Below U+D800, UTF-16 order is UTF-8 byte order, so the strings can be sorted and hashed as they are.
+  if (!parts.some((s) => ABOVE_D800.test(s))) return hash('sha1', parts.sort().join(''), 'hex');
+  const bytes = parts.map((s) => Buffer.from(s, 'utf8')).sort(Buffer.compare);
+  return createHash('sha1').update(Buffer.concat(bytes)).digest('hex');
 }
 
 /**

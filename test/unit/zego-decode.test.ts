@@ -236,6 +236,24 @@ describe('decodeCallbackBody', () => {
       );
     });
 
+    it('explains attempts that were skipped as hopeless exactly as if they had run', () => {
+      const details = (body: string) => {
+        const result = decode(body);
+        return result.ok ? [] : result.details.slice(0, 2);
+      };
+      expect(details('%20%20x%7B')).toEqual([
+        "as JSON: JSON value expected but got '%' at position 0",
+        "as URL-encoded JSON: JSON value expected but got 'x' at position 2",
+      ]);
+      expect(details('%41%42 %')).toEqual([
+        "as JSON: JSON value expected but got '%' at position 0",
+        'as URL-encoded JSON: malformed percent-encoding',
+      ]);
+      // The nesting check runs first, as it did when every attempt ran.
+      expect(details(`x${'['.repeat(40)}`)[0]).toBe('as JSON: JSON nested deeper than 32 levels');
+      expect(details('%5B'.repeat(40))[1]).toBe('as URL-encoded JSON: JSON nested deeper than 32 levels');
+    });
+
     it('broken JSON is not read as a form even with a form Content-Type', () => {
       const result = decode('{"Event": "transcode_start",', 'application/x-www-form-urlencoded');
       expect(result.ok).toBe(false);

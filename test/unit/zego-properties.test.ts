@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { readCallback, type CallbackReadResult } from '../../src/zego/callback';
-import { decodeCallbackBody } from '../../src/zego/decode';
+import {
+  decodeCallbackBody,
+  decodeJsonText,
+  decodeJsonTextLossless,
+  JsonNumber,
+} from '../../src/zego/decode';
 import {
   CallbackSignatureError,
   computeCallbackSignature,
@@ -209,6 +214,173 @@ describe('readCallback never throws', () => {
         if (result.ok) expect(allKeysLower(result.value)).toBe(true);
         else expect(result.error).toMatch(/conflicting values/);
       }),
+    );
+  });
+});
+
+describe('JSON fast path (native JSON.parse) agrees with the lossless parser', () => {
+  /** Everything a decoded value is: key order, null prototypes, numbers as their exact text. */
+  const dump = (v: unknown): string => {
+    if (v instanceof JsonNumber) return `N(${v.text})`;
+    if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? String(v);
+    if (Array.isArray(v)) return `[${v.map(dump).join(',')}]`;
+    const proto = Object.getPrototypeOf(v) === null ? 'null-proto' : 'PROTO';
+    const members = Object.keys(v).map(
+      (k) => `${JSON.stringify(k)}:${dump((v as Record<string, unknown>)[k])}`,
+    );
+    return `${proto}{${members.join(',')}}`;
+  };
+  const agree = (text: string) => {
+    const fast = decodeJsonText(text);
+    const lossless = decodeJsonTextLossless(text);
+    expect(dump(fast.ok ? fast.value : fast.error)).toBe(dump(lossless.ok ? lossless.value : lossless.error));
+    expect(fast.ok).toBe(lossless.ok);
+  };
+
+  const numberText = fc.oneof(
+    fc.constantFrom(
+      '0',
+      '-0',
+      '0.0',
+      '-0.0',
+      '1e3',
+      '1E3',
+      '1e-3',
+      '-0e0',
+      '1.50',
+      '123456789012345',
+      '-123456789012345',
+      '1234567890123456',
+      '9007199254740993',
+      '7257784982359218206',
+      '1e400',
+      '5e-324',
+    ),
+    fc.integer().map(String),
+    fc.bigInt({ min: -(10n ** 25n), max: 10n ** 25n }).map(String),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)),
+  );
+  const key = fc.oneof(
+    fc.constantFrom(
+      'a',
+      'A',
+      'Appid',
+      'appid',
+      'APPID',
+      'Nonce',
+      '__proto__',
+      'constructor',
+      '0',
+      '1',
+      'é',
+      'É',
+    ),
+    fc.string({ maxLength: 4 }),
+  );
+  const blank = fc.constantFrom('', ' ', '\n', '\t', '\r\n ');
+  const jsonText: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small' },
+      numberText,
+      fc.string({ unit: 'binary', maxLength: 6 }).map((s) => JSON.stringify(s)),
+      fc.constantFrom('true', 'false', 'null', '"\\ud800"', '"\\u00e9"', '"\\/"', '"a\\"b"'),
+      fc
+        .array(fc.tuple(key, tie('value'), blank), { maxLength: 5 })
+        .map(
+          (members) => `{${members.map(([k, v, w]) => `${w}${JSON.stringify(k)}${w}:${w}${v}`).join(',')}}`,
+        ),
+      fc
+        .array(fc.tuple(tie('value'), blank), { maxLength: 4 })
+        .map((items) => `[${items.map(([v, w]) => w + v + w).join(',')}]`),
+    ),
+  })).value;
+  /** One character replaced: mostly invalid JSON, whose error message must not change either. */
+  const broken = fc
+    .tuple(
+      jsonText,
+      fc.nat(),
+      fc.constantFrom('', ',', '}', ']', '"', ':', '{', '[', '\\', 'x', '1', '-', '.', 'e', ' '),
+    )
+    .map(([t, i, c]) => (t.length ? t.slice(0, i % t.length) + c + t.slice((i % t.length) + 1) : c));
+
+  it('on generated JSON texts: big integers, decimals, exponents, -0, nesting, mixed-case and repeated keys', () => {
+    fc.assert(
+      fc.property(jsonText, blank, (t, w) => agree(w + t + w)),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('on arbitrary JSON values', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => agree(JSON.stringify(v) ?? 'null')),
+      { numRuns: 500 },
+    );
+  });
+
+  it('on broken JSON (same error messages)', () => {
+    fc.assert(fc.property(broken, agree), { numRuns: 1000 });
+  });
+
+  it('on the cases that must leave the fast path', () => {
+    for (const text of [
+      '{"Nonce":7257784982359218206}',
+      '{"a":1,"a":2}',
+      '{"a":1,"a":1}',
+      '{"a":{"b":1},"a":{"b":1.0}}',
+      '{"a":1,"a":2,"A":3}',
+      '{"a":-0}',
+      '{"a":1.0}',
+      '{"a":1e2}',
+      '{"__proto__":1,"__proto__":2}',
+      '{"a":01}',
+      '{"a":1,}',
+      '["\\ud800"]',
+      '{"k":"\\\\"}',
+      '{"k":"\\"","a":1}',
+      '{"a":1}x',
+      '',
+    ]) {
+      agree(text);
+    }
+  });
+});
+
+describe('form fields are read exactly as URLSearchParams reads them', () => {
+  const piece = fc.constantFrom(
+    'a',
+    'Z',
+    '4',
+    ' ',
+    '+',
+    '%',
+    '%4',
+    '%41',
+    '%2B',
+    '%20',
+    '%E2%82%AC',
+    '%E2%82',
+    '%ED%A0%80',
+    '%FF',
+    '%EF%BB%BF',
+    '?',
+    '=',
+    'é',
+    '\ud83d\ude00',
+    '\ud800',
+    '\udc00',
+  );
+  const value = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''));
+
+  it('on values with +, valid and broken percent-encoding, non-ASCII and lone surrogates', () => {
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 2, maxLength: 5 }), fc.boolean(), (values, question) => {
+        const body = (question ? '?' : '') + values.map((v, i) => `k${i}=${v}`).join('&');
+        const result = decodeCallbackBody(body, 'application/x-www-form-urlencoded');
+        const expected = Object.fromEntries(new URLSearchParams(body.trim())); // the body is trimmed first
+        expect(result).toMatchObject({ ok: true, format: 'form' });
+        if (result.ok) expect({ ...result.value }).toEqual(expected);
+      }),
+      { numRuns: 1000 },
     );
   });
 });

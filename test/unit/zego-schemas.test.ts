@@ -130,6 +130,47 @@ describe('transcode_start schema', () => {
     });
   });
 
+  it("gives Input and Outputs ZEGO's casing in the documented field order, whatever order was sent", () => {
+    const result = parse('transcode_start', {
+      Event: 'transcode_start',
+      ...signed,
+      TaskId: 't',
+      Details: {
+        Input: { streamurl: 'rtmp://in', STREAMID: 'in' },
+        Outputs: [
+          {
+            gop: 2,
+            Height: 720,
+            width: 1280,
+            FPS: 15,
+            ShortEdgeAdaption: 0,
+            VideoBitrate: 1,
+            videoencid: 1,
+            StreamUrl: 'u',
+            streamid: 's',
+            extra: 1,
+          },
+          { Width: 640, StreamUrl: '', StreamId: 'o2' },
+        ],
+      },
+    });
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(Object.keys(result.callback.input ?? {})).toEqual(['StreamId', 'StreamUrl']);
+    expect(Object.keys(result.callback.outputs?.[0] ?? {})).toEqual([
+      'StreamId',
+      'StreamUrl',
+      'VideoEncId',
+      'VideoBitrate',
+      'ShortEdgeAdaption',
+      'Fps',
+      'Width',
+      'Height',
+      'GOP',
+    ]);
+    // Fields not sent (or sent empty) are left out rather than set to undefined.
+    expect(result.callback.outputs?.[1]).toStrictEqual({ StreamId: 'o2', Width: 640 });
+  });
+
   it('accepts Details (or Outputs) given as a JSON string, and a lone output object', () => {
     const result = parse('transcode_start', {
       Event: 'transcode_start',

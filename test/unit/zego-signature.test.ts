@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import {
   CallbackSignatureError,
   computeCallbackSignature,
@@ -227,5 +229,33 @@ describe('verifyCallbackSignature', () => {
       expect((err as CallbackSignatureError).name).toBe('CallbackSignatureError');
       expect((err as CallbackSignatureError).code).toBe('missing_timestamp');
     }
+  });
+});
+
+describe('computeCallbackSignature on any text', () => {
+  /** The definition: the UTF-8 bytes, sorted byte-wise, concatenated, SHA-1. */
+  const reference = (...parts: string[]) =>
+    createHash('sha1')
+      .update(Buffer.concat(parts.map((s) => Buffer.from(s, 'utf8')).sort(Buffer.compare)))
+      .digest('hex');
+
+  it('matches the byte-wise definition, also above U+D800 (where UTF-16 order is not byte order)', () => {
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.string({
+        unit: fc.constantFrom('a', '1', '\uffff', '\ue000', '\ud83d\ude00', '\ud800', 'é'),
+        maxLength: 6,
+      }),
+    );
+    fc.assert(
+      fc.property(text, text, text, (secret, timestamp, nonce) => {
+        expect(computeCallbackSignature(secret, timestamp, nonce)).toBe(reference(secret, timestamp, nonce));
+      }),
+      { numRuns: 1000 },
+    );
+    // U+FFFF sorts after U+1F600 in UTF-16 but before it in UTF-8.
+    expect(computeCallbackSignature('\uffff', '\ud83d\ude00', '1')).toBe(
+      reference('\uffff', '\ud83d\ude00', '1'),
+    );
   });
 });
