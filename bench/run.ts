@@ -1353,13 +1353,15 @@ function findings(r: Results): string[] {
         `average ${median(r.pairs.loadAverage).toFixed(1)}). Raw signal-with-start costs ${rawCpu.toFixed(1)} ms of CPU per ` +
         `callback over all processes, settlement included (Temporal ${r.pairs.cpuPerOpRaw.temporal?.toFixed(1)}, worker ` +
         `${r.pairs.cpuPerOpRaw.worker?.toFixed(1)}); through HTTP ${ingestCpu.toFixed(1)} ms, of which the HTTP server's own ` +
-        `${serverCpu.toFixed(1)} ms. CPU alone would predict a ratio of ${(rawCpu / ingestCpu).toFixed(2)}; the rest is ` +
-        'latency: at 20 in flight a closed loop runs at 20 / latency, and each HTTP callback crosses two more processes ' +
-        '(the server, and PostgreSQL for the nonce binding) that wait for a core on a saturated machine, so the HTTP ' +
-        `p50 is ${(r.pairs.ingestP50.median - r.pairs.rawP50.median).toFixed(0)} ms above raw's. No single hot spot in the ` +
+        `${serverCpu.toFixed(1)} ms. Over these processes (PostgreSQL is not counted) CPU would predict a ratio of ` +
+        `${(rawCpu / ingestCpu).toFixed(2)}. At ${CONCURRENCY} in flight a closed loop runs at ${CONCURRENCY} / latency, ` +
+        'and each HTTP callback crosses two more processes (the server, and PostgreSQL for the nonce binding, ' +
+        'committed with a WAL flush) that wait for a core on a saturated machine, so the HTTP p50 is ' +
+        `${(r.pairs.ingestP50.median - r.pairs.rawP50.median).toFixed(0)} ms above raw's. No single hot spot in the ` +
         'server explains it (section 6): synchronous log writes (writev/writeString, pino and its redaction: about a ' +
-        'third of its CPU), the gRPC client, Express and body reading, readCallback and zod each take a slice. With the ' +
-        'HTTP server on cores of its own (any production deployment) the ratio is bounded by the CPU figure above.',
+        'third of its CPU), the gRPC client, Express and body reading, readCallback and zod each take a slice. ' +
+        'Everything the HTTP path adds runs on the same two cores Temporal needs; in a deployment the server and ' +
+        'PostgreSQL have cores of their own, which this machine cannot show.',
     );
   }
   if (r.pairs && r.pairsSaturated) {
