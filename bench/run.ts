@@ -26,10 +26,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { format as prettierFormat, resolveConfig } from 'prettier';
 import { cpuSecondsOf, memoryOf, sleep, spawnServer, type Child } from '../test/chaos/processes';
-import { freePort } from '../src/temporal/dev-server';
 import { latencyChart } from './lib/chart';
-import { devModeInvestigation, SHIPPED_SQLITE_PRAGMAS, type DevVariantResult } from './lib/dev-mode';
-import { closedLoop, HttpPoster, openLoop, type LoadResult } from './lib/load';
+import { DEV_SERVER_SQLITE_PRAGMAS, freePort } from '../src/temporal/dev-server';
+import { devModeInvestigation, type DevVariantResult } from './lib/dev-mode';
+import { closedLoop, HttpPoster, inTurn, openLoop, type LoadResult } from './lib/load';
 import { summarizeProfileDir, type ProfileSummary } from './lib/profile';
 import {
   payloadOf,
@@ -291,14 +291,11 @@ async function pairs(
 
   for (let r = 0; r < runs; r++) {
     loads.push(os.loadavg()[0]);
-    // Alternate which goes first, so a drift of the machine's load hits both alike.
-    if (r % 2 === 0) {
-      await runRaw(r);
-      await runIngest(r);
-    } else {
-      await runIngest(r);
-      await runRaw(r);
-    }
+    await inTurn(
+      r,
+      () => runRaw(r),
+      () => runIngest(r),
+    );
     log(
       `  run ${r + 1}/${runs}: raw ${raw[r].throughput.toFixed(0)}/s, ingest ${ingest[r].throughput.toFixed(0)}/s` +
         ` (${JSON.stringify(ingest[r].outcomes)}), load ${loads[r].toFixed(1)}`,
@@ -569,13 +566,11 @@ async function lifecycles(
       trivialRates.push(n / ((Date.now() - t) / 1000));
     };
     for (let r = 0; r < runs; r++) {
-      if (r % 2 === 0) {
-        await runLifecycles(r);
-        await runTrivial(r);
-      } else {
-        await runTrivial(r);
-        await runLifecycles(r);
-      }
+      await inTurn(
+        r,
+        () => runLifecycles(r),
+        () => runTrivial(r),
+      );
       log(
         `  run ${r + 1}/${runs}: ${lifecycleRates[r].toFixed(0)} lifecycles/s, trivial ${trivialRates[r].toFixed(0)} workflows/s`,
       );
@@ -1329,7 +1324,7 @@ function report(r: Results, ctx: Context): string {
       ),
       '',
       `As shipped, src/temporal/dev-server.ts starts a file-backed dev server with ` +
-        `${SHIPPED_SQLITE_PRAGMAS.map((p) => `\`--sqlite-pragma ${p}\``).join(' ')} (\`DEV_SERVER_SQLITE_PRAGMAS\`, ` +
+        `${DEV_SERVER_SQLITE_PRAGMAS.map((p) => `\`--sqlite-pragma ${p}\``).join(' ')} (\`DEV_SERVER_SQLITE_PRAGMAS\`, ` +
         'when `dbFilename` is set, as `npm run dev` does). The `(rollback journal)` variants are the before: the ' +
         'same Temporal CLI behind a wrapper that drops the `--sqlite-pragma` arguments, i.e. the dev server started ' +
         "exactly as before the change (SQLite's defaults).",

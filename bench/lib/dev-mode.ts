@@ -54,9 +54,6 @@ export interface DevVariantResult {
 }
 
 const PROBE = path.join(__dirname, 'eld-probe.mjs');
-/** What src/temporal/dev-server.ts passes for a file-backed dev server (since the WAL change). */
-export const SHIPPED_SQLITE_PRAGMAS = DEV_SERVER_SQLITE_PRAGMAS;
-
 /** The journal a file-backed dev server's database is in: WAL keeps a `-wal` file while open. */
 function journalOf(dbFile: string): 'WAL' | 'rollback' {
   return existsSync(`${dbFile}-wal`) ? 'WAL' : 'rollback';
@@ -257,7 +254,7 @@ export async function devModeInvestigation(
   const results: DevVariantResult[] = [];
 
   const withoutPragmas = cliWithoutSqlitePragmas(stack);
-  const shippedPragmas = SHIPPED_SQLITE_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ');
+  const shippedPragmas = DEV_SERVER_SQLITE_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ');
 
   // 1. to 3. The one-process dev mode: as shipped (WAL), as before (rollback journal), with PostgreSQL.
   const devVariants: [string, string, Record<string, string>][] = [

@@ -24,6 +24,16 @@ export interface LoadResult {
 
 const succeeded = (o: Outcome) => o === 'ok' || (typeof o === 'number' && o >= 200 && o < 300);
 
+/**
+ * Run r of two measurements taken in turn: which goes first alternates, so a drift of the machine's
+ * load hits both alike.
+ */
+export async function inTurn(r: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {
+  const [first, second] = r % 2 === 0 ? [a, b] : [b, a];
+  await first();
+  await second();
+}
+
 /** Runs op(0..n-1) with `concurrency` in flight until all have answered. */
 export async function closedLoop(
   n: number,

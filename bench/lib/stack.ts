@@ -10,19 +10,18 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { Pool } from 'pg';
 import { lifecycleSettings, loadServerConfig } from '../../src/config';
 import { locateTemporalCli } from '../../src/temporal/cli-locator';
 import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
-import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/temporal/worker';
+import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
 import { readCallback } from '../../src/zego/callback';
 import type { CallbackSignalPayload } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres';
 import { encodeCallback, transcodeStart, transcodeStop } from '../../test/helpers/signed-callback';
-import { spawnServer, spawnWorker, type Child } from '../../test/chaos/processes';
+import { serviceEnv, spawnServer, spawnWorker, type Child } from '../../test/chaos/processes';
 
 export const BENCH_SECRET = 'bench-callback-secret';
 
@@ -81,22 +80,14 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
   const client = new Client({ connection, namespace: 'default' });
 
   const started = Date.now();
-  const bundle = async (file: string, interceptorModules: string[] | undefined) => {
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../workflows'),
-      workflowInterceptorModules: interceptorModules,
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => log(m), log() {} },
-    });
-    writeFileSync(file, code);
+  // The service's own bundles, with webpack's chatter kept out of the bench's output.
+  const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => log(m), log() {} };
+  const bundle = async (file: string, tracing: boolean) => {
+    writeFileSync(file, await bundleLifecycleWorkflows({ tracing, logger: quiet }));
     return file;
   };
-  // As the service bundles its own (bundleLifecycleWorkflows in src/temporal/worker.ts): the
-  // interceptor modules in a tracing worker's bundle only.
-  const bundlePath = await bundle(path.join(dir, 'workflow-bundle.js'), undefined);
-  const tracingBundlePath = await bundle(
-    path.join(dir, 'workflow-bundle.tracing.js'),
-    WORKFLOW_INTERCEPTOR_MODULES,
-  );
+  const bundlePath = await bundle(path.join(dir, 'workflow-bundle.js'), false);
+  const tracingBundlePath = await bundle(path.join(dir, 'workflow-bundle.tracing.js'), true);
   log(`workflow bundles built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   let testDb: TestDatabase | null = null;
@@ -134,15 +125,14 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     return collector.url;
   };
   const baseEnv = (taskQueue: string, env: Record<string, string>) => ({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: 'default',
-    TEMPORAL_CONFIG_FILE: path.join(dir, 'no-temporal.toml'),
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    DATA_DIR: path.join(dir, `data-${taskQueue}`),
-    WORKFLOW_BUNDLE_PATH: bundlePath,
-    ...(testDb ? { DATABASE_URL: testDb.url } : {}),
+    ...serviceEnv({
+      temporalAddress: temporal.address,
+      dir,
+      taskQueue,
+      dataDir: path.join(dir, `data-${taskQueue}`),
+      workflowBundlePath: bundlePath,
+      databaseUrl: testDb?.url,
+    }),
     ...SERVICE_ENV,
     ...env,
   });

@@ -2,7 +2,7 @@
  * Builds the lifecycle worker. In development the workflow code is bundled from source at start;
  * a prebuilt bundle (`workflowBundlePath`) skips that, as production and the tests do.
  */
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type Logger } from '@temporalio/worker';
 import type { Duration } from '@temporalio/common';
 import { workerTracing, type Tracing } from '../telemetry';
 
@@ -67,9 +67,12 @@ export function createLifecycleWorker(opts: LifecycleWorkerOptions): Promise<Wor
  * Bundles the workflow code once (webpack); the result is what `workflowBundlePath` loads. With
  * `tracing`, the bundle carries the OpenTelemetry workflow interceptors (a tracing worker's).
  */
-export async function bundleLifecycleWorkflows(opts: { tracing?: boolean } = {}): Promise<string> {
+export async function bundleLifecycleWorkflows(
+  opts: { tracing?: boolean; logger?: Logger } = {},
+): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: WORKFLOWS_PATH,
+    ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.tracing ? { workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
   });
   return code;

@@ -43,7 +43,7 @@ import {
 import { lostCallbacks, summarize } from '../../src/sim/report';
 import { DEFAULT_SEQUENCE_GAP_GRACE_MS } from '../../workflows/definitions';
 import { createTestDatabase } from '../helpers/postgres';
-import { sleep, spawnServer, spawnWorker, type Child } from './processes';
+import { serviceEnv, sleep, spawnServer, spawnWorker, type Child } from './processes';
 
 export interface ChaosOptions {
   tasks: number;
@@ -191,15 +191,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     }
     const httpPort = await freePort();
     const env: Record<string, string | undefined> = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
-      TEMPORAL_CONFIG_FILE: path.join(dir, 'no-temporal.toml'),
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      DATABASE_URL: db.url,
-      DATA_DIR: dir,
-      WORKFLOW_BUNDLE_PATH: bundlePath,
+      ...serviceEnv({
+        temporalAddress: temporal.address,
+        dir,
+        taskQueue,
+        dataDir: dir,
+        workflowBundlePath: bundlePath,
+        databaseUrl: db.url,
+      }),
       ZEGO_CALLBACK_SECRET: SECRET,
       ZEGO_CALLBACK_MAX_SKEW: '10m',
       HANDOFF_TIMEOUT: '5s',

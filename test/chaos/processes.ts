@@ -128,6 +128,32 @@ export async function spawnChild(opts: SpawnOptions): Promise<Child> {
   return handle;
 }
 
+/**
+ * The environment of a service child process (worker or server) against one Temporal dev server:
+ * only what it needs, with a temporal.toml that does not exist so no developer profile leaks in.
+ */
+export function serviceEnv(opts: {
+  temporalAddress: string;
+  /** The run's directory: the missing temporal.toml is named inside it. */
+  dir: string;
+  taskQueue: string;
+  dataDir: string;
+  workflowBundlePath: string;
+  databaseUrl?: string;
+}): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TEMPORAL_ADDRESS: opts.temporalAddress,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_CONFIG_FILE: path.join(opts.dir, 'no-temporal.toml'),
+    TEMPORAL_TASK_QUEUE: opts.taskQueue,
+    DATA_DIR: opts.dataDir,
+    WORKFLOW_BUNDLE_PATH: opts.workflowBundlePath,
+    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
+  };
+}
+
 /** `npm run worker` (src/main/worker.ts); ready when it logs "worker started". */
 export function spawnWorker(
   env: Record<string, string | undefined>,
