@@ -121,6 +121,12 @@ export interface ServerConfig extends CommonConfig, LifecycleConfig {
   handoffTimeoutMs: number;
   /** On SIGTERM: how long /readyz says 503 before the listener closes (load balancers catch up). */
   shutdownDelayMs: number;
+  /** ADMIN_TOKEN: bearer tokens of the admin surface (rotation: any of them); empty = admin off. */
+  adminTokens: string[];
+  /** ADMIN_PORT/ADMIN_HOST: a listener of its own for the admin surface; undefined = on PORT. */
+  adminListener: { port: number; host: string } | undefined;
+  /** TEMPORAL_UI_URL: the console links each lifecycle into this Temporal Web UI. */
+  temporalUiUrl: string | undefined;
 }
 
 /** Credentials for ZEGO's server API (StopCloudTranscode of stale tasks); both or neither. */
@@ -154,6 +160,8 @@ export interface DevConfig extends Omit<ServerConfig, 'role'>, Omit<WorkerConfig
   role: 'dev';
   /** The secret `dev` generated because ZEGO_CALLBACK_SECRET was unset (print it); null otherwise. */
   generatedCallbackSecret: string | null;
+  /** The admin token `dev` generated because ADMIN_TOKEN was unset (print it); null otherwise. */
+  generatedAdminToken: string | null;
 }
 
 export type AnyConfig = ServerConfig | WorkerConfig | DevConfig;
@@ -276,6 +284,26 @@ function secretList(required: boolean) {
   });
 }
 
+/** Shortest ADMIN_TOKEN accepted: a guessable token makes the guard pointless. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/** Comma-separated bearer tokens; never echoed. Visible ASCII only (they travel in a header). */
+function tokenList() {
+  return raw().transform((value, ctx): string[] => {
+    if (value === undefined) return [];
+    const entries = value.split(',').map((s) => s.trim());
+    for (const [i, entry] of entries.entries()) {
+      const which = `entry ${i + 1} of ${entries.length}`;
+      if (entry === '') return fail(ctx, `${which} is empty (comma-separated tokens, no empty entries)`);
+      if (!/^[\x21-\x7e]+$/.test(entry) || entry.includes(','))
+        return fail(ctx, `${which} has characters a bearer token cannot carry (use visible ASCII)`);
+      if (entry.length < MIN_ADMIN_TOKEN_LENGTH)
+        return fail(ctx, `${which} is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters`);
+    }
+    return [...new Set(entries)];
+  });
+}
+
 const logLevel = raw().transform((value, ctx): LogLevel => {
   const level = (value ?? 'info').trim().toLowerCase();
   if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
@@ -332,6 +360,16 @@ const serverFields = (secretRequired: boolean) => ({
   ZEGO_CALLBACK_MAX_SKEW: duration('5m'),
   HANDOFF_TIMEOUT: duration('5s', MAX_TIMER_MS),
   SHUTDOWN_DELAY: duration('0s', MAX_TIMER_MS, true),
+  ADMIN_TOKEN: tokenList(),
+  ADMIN_PORT: raw().transform((value, ctx): number | undefined => {
+    if (value === undefined) return undefined;
+    const text = value.trim();
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(n >= 0 && n <= 65535)) return fail(ctx, `${show(value)} is not a port number (0–65535)`);
+    return n;
+  }),
+  ADMIN_HOST: raw().transform((value) => value?.trim()),
+  TEMPORAL_UI_URL: url(['http:', 'https:'], true),
 });
 
 /**
@@ -446,12 +484,28 @@ function serverOf(v: z.output<z.ZodObject<ReturnType<typeof serverFields>>>) {
     callbackMaxSkewMs: v.ZEGO_CALLBACK_MAX_SKEW,
     handoffTimeoutMs: v.HANDOFF_TIMEOUT,
     shutdownDelayMs: v.SHUTDOWN_DELAY,
+    adminTokens: v.ADMIN_TOKEN,
+    // A separate admin listener is private unless told otherwise.
+    adminListener:
+      v.ADMIN_PORT === undefined ? undefined : { port: v.ADMIN_PORT, host: v.ADMIN_HOST ?? '127.0.0.1' },
+    temporalUiUrl: v.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
   };
+}
+
+function adminProblems(v: { ADMIN_PORT?: number; ADMIN_HOST?: string; PORT: number }): ConfigProblem[] {
+  if (v.ADMIN_HOST !== undefined && v.ADMIN_PORT === undefined)
+    return [{ variable: 'ADMIN_HOST', message: 'needs ADMIN_PORT (the admin listener is off without it)' }];
+  if (v.ADMIN_PORT !== undefined && v.ADMIN_PORT !== 0 && v.ADMIN_PORT === v.PORT)
+    return [{ variable: 'ADMIN_PORT', message: `must differ from PORT (${v.PORT})` }];
+  return [];
 }
 
 /** `npm run server`: the HTTP server. ZEGO_CALLBACK_SECRET is required. */
 export function loadServerConfig(env: Env): ServerConfig {
-  const v = parse({ ...serverFields(true), ...common, ...lifecycleFields }, env, skewProblems);
+  const v = parse({ ...serverFields(true), ...common, ...lifecycleFields }, env, (x) => [
+    ...skewProblems(x),
+    ...adminProblems(x),
+  ]);
   return { role: 'server', ...commonOf(v), ...serverOf(v), ...lifecycleOf(v) };
 }
 
@@ -462,12 +516,17 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
 }
 
 /**
- * `npm run dev`: everything in one process. When ZEGO_CALLBACK_SECRET is unset a random secret is
- * generated (`generatedCallbackSecret`, for the entry point to print).
+ * `npm run dev`: everything in one process. When ZEGO_CALLBACK_SECRET or ADMIN_TOKEN is unset a
+ * random one is generated (`generatedCallbackSecret`, `generatedAdminToken`, for the entry point to
+ * print).
  */
-export function loadDevConfig(env: Env, opts: { generateSecret?: () => string } = {}): DevConfig {
+export function loadDevConfig(
+  env: Env,
+  opts: { generateSecret?: () => string; generateAdminToken?: () => string } = {},
+): DevConfig {
   const v = parse({ ...serverFields(false), ...common, ...lifecycleFields, ...workerFields }, env, (x) => [
     ...skewProblems(x),
+    ...adminProblems(x),
     ...zegoApiProblems(x),
   ]);
   const server = serverOf(v);
@@ -476,6 +535,11 @@ export function loadDevConfig(env: Env, opts: { generateSecret?: () => string } 
     generatedCallbackSecret = (opts.generateSecret ?? (() => randomBytes(24).toString('base64url')))();
     server.callbackSecrets = [generatedCallbackSecret];
   }
+  let generatedAdminToken: string | null = null;
+  if (server.adminTokens.length === 0) {
+    generatedAdminToken = (opts.generateAdminToken ?? (() => randomBytes(24).toString('base64url')))();
+    server.adminTokens = [generatedAdminToken];
+  }
   return {
     role: 'dev',
     ...commonOf(v),
@@ -483,6 +547,7 @@ export function loadDevConfig(env: Env, opts: { generateSecret?: () => string } 
     ...lifecycleOf(v),
     ...workerOf(v),
     generatedCallbackSecret,
+    generatedAdminToken,
   };
 }
 

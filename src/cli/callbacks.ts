@@ -15,8 +15,7 @@ import {
   expectArgs,
   formatDetails,
   printJson,
-  serviceUrl,
-  ServiceClient,
+  serviceClient,
   stringOption,
   usageError,
   type Command,
@@ -152,7 +151,7 @@ is then refused as outside the skew window). Exit code 0 when the service answer
     }
     const body = keep ? parsed : resignCallback(parsed, secret as string);
     const encoded = encodeCallbackBody(body, encoding);
-    const client = new ServiceClient(serviceUrl(ctx.values, ctx.io.env));
+    const client = serviceClient(ctx.values, ctx.io.env);
     const reply = await client.request('POST', '/zego/callback', encoded);
     const ok = reply.status >= 200 && reply.status < 300;
     const sent = {

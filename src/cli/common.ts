@@ -43,6 +43,7 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 /** Options every command accepts. */
 export const COMMON_OPTIONS = {
   url: { type: 'string' },
+  token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionSpec;
@@ -91,6 +92,20 @@ export function serviceUrl(values: OptionValues, env: CliIo['env']): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+/**
+ * The admin token: `--token`, else the first of ADMIN_TOKEN's comma-separated tokens (the server's
+ * own variable, so one environment serves both). Undefined when neither is set.
+ */
+export function adminToken(values: OptionValues, env: CliIo['env']): string | undefined {
+  const given = stringOption(values, 'token') ?? env.ADMIN_TOKEN?.split(',')[0]?.trim();
+  return given || undefined;
+}
+
+/** The client of the running service that `--url`/`--token` (or their variables) point at. */
+export function serviceClient(values: OptionValues, env: CliIo['env']): ServiceClient {
+  return new ServiceClient(serviceUrl(values, env), adminToken(values, env));
+}
+
 export interface ServiceReply {
   status: number;
   body: Record<string, unknown>;
@@ -98,7 +113,10 @@ export interface ServiceReply {
 
 /** JSON over HTTP to the running service; network problems become a CliError (exit 1). */
 export class ServiceClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly token?: string,
+  ) {}
 
   async request(
     method: 'GET' | 'POST',
@@ -115,6 +133,7 @@ export class ServiceClient {
         headers: {
           accept: 'application/json',
           ...(init.contentType ? { 'content-type': init.contentType } : {}),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         },
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
@@ -151,6 +170,9 @@ export function replyError(reply: ServiceReply, what: string): CliError {
   const details = formatDetails(reply.body.details);
   const message = `${what}: ${error}${details ? ` (${details})` : ''}`;
   if (reply.status === 400) return usageError(message);
+  if (reply.status === 401) {
+    return new CliError(message, EXIT_FAILURE, 'pass the admin token with --token or ADMIN_TOKEN');
+  }
   return new CliError(message);
 }
 

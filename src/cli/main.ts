@@ -38,6 +38,7 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 Options of every command:
   --url <url>   the service (default: ZEGO_SERVICE_URL, else ${DEFAULT_SERVICE_URL})
+  --token <t>   the admin token (default: ADMIN_TOKEN)
   --json        machine-readable output
   -h, --help    help (also: zego-transcode <command> --help)
 

@@ -15,12 +15,12 @@ import {
   renderFields,
   renderTable,
   replyError,
-  serviceUrl,
-  ServiceClient,
+  serviceClient,
   stringOption,
   usageError,
   type Command,
   type CommandContext,
+  type ServiceClient,
 } from './common';
 
 const STATUSES = ['awaiting_start', 'running', 'stopped', 'aborted', 'orphaned', 'stale'];
@@ -124,7 +124,7 @@ unique across apps (otherwise the apps are listed: pass --app).
   options: { app: { type: 'string' } },
   async run(ctx: CommandContext) {
     const [taskId] = expectArgs(ctx, ['<taskId>']);
-    const client = new ServiceClient(serviceUrl(ctx.values, ctx.io.env));
+    const client = serviceClient(ctx.values, ctx.io.env);
     const doc = await fetchTask(client, taskId, stringOption(ctx.values, 'app'));
     if (ctx.json) printJson(ctx.io, doc);
     else ctx.io.stdout(renderTask(doc));
@@ -156,7 +156,7 @@ moment to show.
     const app = stringOption(ctx.values, 'app');
     if (app) query.set('appId', app);
     if (limit) query.set('limit', limit);
-    const client = new ServiceClient(serviceUrl(ctx.values, ctx.io.env));
+    const client = serviceClient(ctx.values, ctx.io.env);
     const qs = query.toString();
     const reply = await client.get(`/tasks${qs ? `?${qs}` : ''}`);
     if (reply.status !== 200) throw replyError(reply, 'listing tasks');
@@ -226,7 +226,7 @@ ${DEFAULT_ZEGO_API_BASE_URL}). --app defaults to ZEGO_APP_ID and must equal it.
       throw usageError(`cannot use ZEGO's API: ${err instanceof Error ? err.message : String(err)}`);
     }
 
-    const client = new ServiceClient(serviceUrl(ctx.values, env));
+    const client = serviceClient(ctx.values, env);
     const doc = await fetchTask(client, taskId, app);
     if (!doc.userId) {
       throw new CliError(

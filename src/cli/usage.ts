@@ -6,8 +6,7 @@ import {
   printJson,
   renderTable,
   replyError,
-  serviceUrl,
-  ServiceClient,
+  serviceClient,
   stringOption,
   usageError,
   type Cell,
@@ -99,7 +98,7 @@ March). Days are UTC days. The range may span at most 366 days.
       to: stringOption(ctx.values, 'to') as string,
       groupBy,
     });
-    const client = new ServiceClient(serviceUrl(ctx.values, ctx.io.env));
+    const client = serviceClient(ctx.values, ctx.io.env);
     const reply = await client.get(`/usage?${query.toString()}`);
     if (reply.status !== 200) throw replyError(reply, 'usage report');
     const answer = reply.body as unknown as UsageAnswer;

@@ -1,15 +1,21 @@
 /**
- * The HTTP server: ZEGO callbacks, task queries, health and metrics. Knows nothing of Temporal
- * (only the LifecycleGateway port) and reads no environment: everything arrives in `deps`.
+ * The HTTP server: ZEGO callbacks, health probes, and the admin surface behind the token guard
+ * (task queries, usage, metrics). Knows nothing of Temporal (only the LifecycleGateway port) and
+ * reads no environment: everything arrives in `deps`.
+ *
+ * `surface` splits the routes over two listeners when the admin surface has a port of its own
+ * (ADMIN_PORT): `public` serves the callback and the probes only, `admin` the probes and the
+ * admin routes; `all` (one listener) serves everything.
  */
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Logger } from '../logger';
 import type { NonceStore } from '../store/types';
 import type { UsageReader } from '../store/usage';
+import { adminGuard } from './admin-auth';
 import { callbackRouter } from './callback-route';
 import { finalErrorHandler, notFound, setRequestContext } from './errors';
-import { healthRouter } from './health-routes';
+import { metricsRouter, probeRouter } from './health-routes';
 import type { HttpMetrics } from './metrics';
 import type { LifecycleGateway } from './ports';
 import { taskRouter } from './task-routes';
@@ -35,14 +41,18 @@ export interface AppDeps {
   isDraining?: () => boolean;
   /** Usage reports over the billing ledger; without it GET /usage answers 503. */
   usage?: UsageReader;
+  /** ADMIN_TOKEN: accepted bearer tokens; empty or absent: the admin routes answer 404. */
+  adminTokens?: readonly string[];
 }
+
+export type AppSurface = 'all' | 'public' | 'admin';
 
 const REQUEST_ID_HEADER = 'X-Request-Id';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 /** Routes polled by probes and scrapers: logged at debug, not info. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
-export function createApp(deps: AppDeps): express.Application {
+export function createApp(deps: AppDeps, surface: AppSurface = 'all'): express.Application {
   const { logger, metrics } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -80,10 +90,15 @@ export function createApp(deps: AppDeps): express.Application {
     next();
   });
 
-  app.use(callbackRouter(deps));
-  app.use(taskRouter(deps));
-  app.use(usageRouter(deps));
-  app.use(healthRouter(deps));
+  if (surface !== 'admin') app.use(callbackRouter(deps));
+  app.use(probeRouter(deps));
+  if (surface !== 'public') {
+    // Everything below needs the token.
+    app.use(adminGuard({ tokens: deps.adminTokens ?? [], metrics }));
+    app.use(metricsRouter(deps));
+    app.use(taskRouter(deps));
+    app.use(usageRouter(deps));
+  }
   app.use(notFound);
   app.use(finalErrorHandler);
   return app;

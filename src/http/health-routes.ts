@@ -1,6 +1,6 @@
 /**
- * GET /healthz (process alive), GET /readyz (Temporal reachable, else 503), GET /metrics
- * (Prometheus text format from the app's own registry).
+ * The probes, which need no token: GET /healthz (process alive), GET /readyz (ready, else 503).
+ * And GET /metrics (Prometheus text format from the app's own registry), an admin route.
  */
 import { Router } from 'express';
 import { errorMessage, logOf, sendError, sendOk } from './errors';
@@ -12,7 +12,7 @@ export interface HealthRoutesDeps {
   metrics: HttpMetrics;
 }
 
-export function healthRouter(deps: HealthRoutesDeps): Router {
+export function probeRouter(deps: HealthRoutesDeps): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
@@ -29,7 +29,11 @@ export function healthRouter(deps: HealthRoutesDeps): Router {
     if (ready) sendOk(res, { status: 'ready' });
     else sendError(res, 503, 'Temporal not reachable', [{ dependency: 'temporal', ready: false }]);
   });
+  return router;
+}
 
+export function metricsRouter(deps: Pick<HealthRoutesDeps, 'metrics'>): Router {
+  const router = Router();
   router.get('/metrics', async (_req, res) => {
     const text = await deps.metrics.registry.metrics();
     res.set('Content-Type', deps.metrics.registry.contentType).send(text);

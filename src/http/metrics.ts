@@ -44,6 +44,8 @@ export interface HttpMetrics {
   readonly callbacks: Counter<'event' | 'outcome'>;
   /** Seconds from handing a callback to the gateway to its answer, by outcome. */
   readonly handoffDuration: Histogram<'outcome'>;
+  /** Admin requests refused by the token guard, by reason (missing, invalid, rate_limited). */
+  readonly adminAuthFailures: Counter<'reason'>;
 }
 
 export interface MetricsOptions {
@@ -78,10 +80,17 @@ export function createMetrics(opts: MetricsOptions = {}): HttpMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
     registers: [registry],
   });
+  const adminAuthFailures = new Counter({
+    name: 'zego_admin_auth_failures_total',
+    help: 'Admin requests refused by the token guard, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of ['missing', 'invalid', 'rate_limited']) adminAuthFailures.inc({ reason }, 0);
   // Series every dashboard expects exist at zero from the start.
   for (const event of ['transcode_start', 'transcode_stop'] as const) {
     for (const outcome of CALLBACK_OUTCOMES) callbacks.inc({ event, outcome }, 0);
   }
 
-  return { registry, httpRequestDuration, callbacks, handoffDuration };
+  return { registry, httpRequestDuration, callbacks, handoffDuration, adminAuthFailures };
 }

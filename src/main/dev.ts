@@ -24,10 +24,10 @@ function portVariable(name: string, fallback: number): number {
   return port;
 }
 
-/** The generated secret is kept under DATA_DIR so a restart keeps accepting the same signatures. */
-function persistedSecret(dataDir: string): () => string {
+/** A generated secret is kept under DATA_DIR so a restart keeps accepting the same credentials. */
+function persistedSecret(dataDir: string, name: string): () => string {
   return () => {
-    const file = join(dataDir, 'callback-secret');
+    const file = join(dataDir, name);
     if (existsSync(file)) return readFileSync(file, 'utf8').trim();
     const secret = randomBytes(24).toString('base64url');
     writeFileSync(file, `${secret}\n`, { mode: 0o600 });
@@ -38,7 +38,12 @@ function persistedSecret(dataDir: string): () => string {
 async function main(): Promise<void> {
   const dataDir = resolve(process.env.DATA_DIR?.trim() || './.data');
   mkdirSync(dataDir, { recursive: true });
-  const config = configOrExit(() => loadDevConfig(process.env, { generateSecret: persistedSecret(dataDir) }));
+  const config = configOrExit(() =>
+    loadDevConfig(process.env, {
+      generateSecret: persistedSecret(dataDir, 'callback-secret'),
+      generateAdminToken: persistedSecret(dataDir, 'admin-token'),
+    }),
+  );
   const temporalPort = configOrExit(() => portVariable('TEMPORAL_DEV_PORT', 7233));
   const uiPort = configOrExit(() => portVariable('TEMPORAL_DEV_UI_PORT', 8233));
   const logger = createLogger({ level: config.logLevel, base: { service: 'dev' } });
@@ -73,6 +78,9 @@ async function main(): Promise<void> {
     `  Temporal gRPC    ${devServer.address} (namespace ${devServer.namespace})`,
     `  callback secret  ${config.callbackSecrets[0]}${
       config.generatedCallbackSecret ? ` (generated, kept in ${join(dataDir, 'callback-secret')})` : ''
+    }`,
+    `  admin token      ${config.adminTokens[0]}${
+      config.generatedAdminToken ? ` (generated, kept in ${join(dataDir, 'admin-token')})` : ''
     }`,
     `  data             ${dataDir}`,
     ...(tracing ? [`  tracing          on (service ${tracing.serviceName})`] : []),

@@ -10,7 +10,8 @@ import { createWorkerActivities } from '../../activities';
 import { registeredFollowUps, type FollowUp } from '../../activities/follow-ups';
 import { ZegoApiClient } from '../zego/api-client';
 import { lifecycleSettings, type ServerConfig, type WorkerConfig } from '../config';
-import { createApp } from '../http/app';
+import type express from 'express';
+import { createApp, type AppDeps } from '../http/app';
 import { createMetrics } from '../http/metrics';
 import type { LifecycleGateway } from '../http/ports';
 import type { Logger } from '../logger';
@@ -109,7 +110,10 @@ export async function startWorkerService(
 const SHUTDOWN_GRACE_MS = 15_000;
 
 export interface HttpService {
+  /** Where callbacks go (PORT). */
   url: string;
+  /** Where the admin surface answers: `url`, or the ADMIN_PORT listener. */
+  adminUrl: string;
   server: Server;
   gateway: TemporalLifecycleGateway;
   client: Client;
@@ -167,7 +171,7 @@ export async function startHttpService(
     list: (filter) => gateway.list(filter),
     isReady: async () => !draining && (await gateway.isReady()),
   };
-  const app = createApp({
+  const appDeps: AppDeps = {
     gateway: served,
     isDraining: () => draining,
     nonces,
@@ -177,16 +181,44 @@ export async function startHttpService(
     maxSkewMs: config.callbackMaxSkewMs,
     now: opts.now,
     usage,
-  });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = createServer(tracing ? traceRequests(tracing, app, ['/healthz', '/readyz', '/metrics']) : app);
-    s.once('error', reject);
-    s.listen(config.port, config.host, () => resolve(s));
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    adminTokens: config.adminTokens,
+  };
+  const untraced = ['/healthz', '/readyz', '/metrics'];
+  const listen = (app: express.Application, port: number, host: string) =>
+    new Promise<Server>((resolve, reject) => {
+      const s = createServer(tracing ? traceRequests(tracing, app, untraced) : app);
+      s.once('error', reject);
+      s.listen(port, host, () => resolve(s));
+    });
+  // With ADMIN_PORT the admin surface (token-guarded either way) listens apart, e.g. privately.
+  const server = await listen(
+    createApp(appDeps, config.adminListener ? 'public' : 'all'),
+    config.port,
+    config.host,
+  );
+  let adminServer: Server | undefined;
+  if (config.adminListener) {
+    try {
+      adminServer = await listen(
+        createApp(appDeps, 'admin'),
+        config.adminListener.port,
+        config.adminListener.host,
+      );
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+  const urlOf = (s: Server, configuredHost: string) => {
+    const { port } = s.address() as AddressInfo;
+    const host = configuredHost === '0.0.0.0' || configuredHost === '::' ? '127.0.0.1' : configuredHost;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  };
+  const url = urlOf(server, config.host);
+  const servers = adminServer ? [server, adminServer] : [server];
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
+    adminUrl: adminServer && config.adminListener ? urlOf(adminServer, config.adminListener.host) : url,
     server,
     gateway,
     client,
@@ -195,13 +227,18 @@ export async function startHttpService(
       draining = true;
       if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
       // Stop accepting; requests in flight (hand-offs to Temporal) finish and are answered.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = Promise.all(
+        servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      );
       const started = Date.now();
-      const sweep = setInterval(() => {
-        server.closeIdleConnections();
-        if (Date.now() - started > SHUTDOWN_GRACE_MS) server.closeAllConnections();
-      }, 50);
-      server.closeIdleConnections();
+      const closeIdle = () => {
+        for (const s of servers) {
+          s.closeIdleConnections();
+          if (Date.now() - started > SHUTDOWN_GRACE_MS) s.closeAllConnections();
+        }
+      };
+      const sweep = setInterval(closeIdle, 50);
+      closeIdle();
       await closed;
       clearInterval(sweep);
       await nonces.close();

@@ -33,9 +33,13 @@ import {
 
 export type DatabaseKind = 'postgres' | 'embedded';
 
+/** The admin token of test services (TEST_ENV); `svc.get` sends it. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
+
 /** Short timers so lifecycles settle within seconds; a wide skew so tests can use past timestamps. */
 export const TEST_ENV: Record<string, string> = {
   ZEGO_CALLBACK_SECRET: TEST_CALLBACK_SECRET,
+  ADMIN_TOKEN: TEST_ADMIN_TOKEN,
   ZEGO_CALLBACK_MAX_SKEW: '1h',
   LIFECYCLE_LINGER: '3s',
   ORPHAN_STOP_GRACE: '3s',
@@ -63,7 +67,10 @@ export interface TestService {
   http: HttpService;
   worker: WorkerService | null;
   post(body: ZegoCallbackBody | string, form?: BodyForm, headers?: Record<string, string>): Promise<Reply>;
+  /** GET on the admin surface, with the admin token. */
   get(pathname: string): Promise<Reply>;
+  /** Any request on the admin surface, with the admin token unless `headers.authorization` is given. */
+  admin(method: string, pathname: string, headers?: Record<string, string>): Promise<Reply>;
   /** Polls the task's state document until `until` holds. */
   waitForTask(
     appId: string,
@@ -140,6 +147,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
   };
   if (!opts.withoutWorker) await startWorker();
 
+  const adminHeaders = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
   const request = async (pathname: string, init?: RequestInit): Promise<Reply> => {
     const res = await fetch(`${http.url}${pathname}`, init);
     const text = await res.text();
@@ -165,12 +173,16 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
         headers: { 'content-type': encoded.contentType, ...headers },
       });
     },
-    get: (pathname) => request(pathname),
+    get: (pathname) => request(pathname, { headers: adminHeaders }),
+    admin: (method, pathname, headers = {}) =>
+      request(pathname, { method, headers: { ...adminHeaders, ...headers } }),
     async waitForTask(appId, taskId, until, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let last: Reply | undefined;
       while (Date.now() < deadline) {
-        last = await request(`/apps/${encodeURIComponent(appId)}/tasks/${encodeURIComponent(taskId)}`);
+        last = await request(`/apps/${encodeURIComponent(appId)}/tasks/${encodeURIComponent(taskId)}`, {
+          headers: adminHeaders,
+        });
         if (last.status === 200 && until(last.json as unknown as LifecycleStateDocument)) {
           return last.json as unknown as LifecycleStateDocument;
         }

@@ -27,13 +27,18 @@ let svc: TestService;
 let zego: FakeZegoApi;
 let dir: string;
 
-/** Runs the CLI; the environment is the test's minus anything ZEGO_* a developer may have set. */
+/**
+ * Runs the CLI with the service's admin token in ADMIN_TOKEN (as an operator's shell would have it);
+ * the rest of the environment is the test's minus any ZEGO_ or ADMIN_ variable a developer may have set.
+ */
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ZEGO_')));
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('ZEGO_') && !k.startsWith('ADMIN_')),
+  );
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
       cwd: ROOT,
-      env: { ...base, ZEGO_SERVICE_URL: svc.url, ...env },
+      env: { ...base, ZEGO_SERVICE_URL: svc.url, ADMIN_TOKEN: svc.env.ADMIN_TOKEN, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -271,6 +276,19 @@ describe('zego-transcode CLI', () => {
     expect(ambiguous.code).toBe(2);
     expect(ambiguous.stderr).toMatch(/exists in several apps: /);
     expect(ambiguous.stderr).toMatch(/hint: pass --app <appId>, e.g. --app \d+/);
+  });
+
+  test('the admin token: ADMIN_TOKEN or --token; none or a wrong one is refused with a hint (exit 1)', async () => {
+    const withFlag = await cli(['tasks', 'list', '--token', svc.env.ADMIN_TOKEN], { ADMIN_TOKEN: '' });
+    expect(withFlag.code).toBe(0);
+    const none = await cli(['tasks', 'list'], { ADMIN_TOKEN: '' });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/admin token required/);
+    expect(none.stderr).toMatch(/hint: pass the admin token with --token or ADMIN_TOKEN/);
+    const wrong = await cli(['tasks', 'list', '--token', 'wrong-token-wrong-token']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/admin token not accepted/);
+    expect(wrong.stderr + wrong.stdout).not.toContain('wrong-token-wrong-token');
   });
 
   test('exit codes: unknown task 1, bad flag 2, unreachable service 1', async () => {

@@ -31,6 +31,7 @@ const BUILD_INPUTS = [
   'package-lock.json',
 ];
 const SECRET = `prod-build-${randomUUID()}`;
+const ADMIN_TOKEN = `prod-admin-${randomUUID()}`;
 /** docker stop's default grace period; compose gives the worker 45 s, the server 15 s. */
 const SERVER_GRACE_MS = 10_000;
 const WORKER_GRACE_MS = 35_000;
@@ -202,6 +203,7 @@ describe('production build (node dist/…, as in the Docker image)', () => {
       DATABASE_URL: db.url,
       DATA_DIR: dataDir,
       ZEGO_CALLBACK_SECRET: SECRET,
+      ADMIN_TOKEN,
       PORT: String(port),
       HOST: '127.0.0.1',
       LIFECYCLE_LINGER: '3s',
@@ -259,7 +261,9 @@ describe('production build (node dist/…, as in the Docker image)', () => {
     expect(stopReply).toMatchObject({ status: 200, json: { ok: true } });
 
     const doc = await until('billing.status finalized', 60_000, async () => {
-      const res = await fetch(`${baseUrl}/apps/${appId}/tasks/${encodeURIComponent(taskId)}`);
+      const res = await fetch(`${baseUrl}/apps/${appId}/tasks/${encodeURIComponent(taskId)}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       if (res.status !== 200) return undefined;
       const body = (await res.json()) as { billing?: { status?: string } };
       return body.billing?.status === 'finalized' ? body : undefined;

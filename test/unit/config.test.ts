@@ -23,6 +23,68 @@ function configError(load: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
+describe('ADMIN_TOKEN and the admin listener', () => {
+  const TOKEN = 'a-long-enough-admin-token';
+
+  it('splits on commas for rotation, never echoes a token, and refuses short or unprintable ones', () => {
+    expect(
+      loadServerConfig({ ...SERVER_ENV, ADMIN_TOKEN: `${TOKEN}, ${TOKEN}-2 ,${TOKEN}` }).adminTokens,
+    ).toEqual([TOKEN, `${TOKEN}-2`]);
+    for (const [value, reason] of [
+      ['short-token', 'shorter than 16 characters'],
+      [`${TOKEN},`, 'entry 2 of 2 is empty'],
+      [`${TOKEN} with-space`, 'characters a bearer token cannot carry'],
+      [`${TOKEN}\u00e9`, 'characters a bearer token cannot carry'],
+    ]) {
+      const err = configError(() => loadServerConfig({ ...SERVER_ENV, ADMIN_TOKEN: value }));
+      expect(err.message).toContain('ADMIN_TOKEN: ');
+      expect(err.message).toContain(reason);
+      expect(err.message).not.toContain(TOKEN);
+      expect(err.message.split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('dev generates one when unset, and keeps a given one', () => {
+    const generated = loadDevConfig(
+      {},
+      { generateSecret: () => 's', generateAdminToken: () => `${TOKEN}-gen` },
+    );
+    expect(generated).toMatchObject({ adminTokens: [`${TOKEN}-gen`], generatedAdminToken: `${TOKEN}-gen` });
+    expect(loadDevConfig({ ADMIN_TOKEN: TOKEN }, { generateSecret: () => 's' })).toMatchObject({
+      adminTokens: [TOKEN],
+      generatedAdminToken: null,
+    });
+  });
+
+  it('ADMIN_PORT opens a private listener unless ADMIN_HOST says otherwise', () => {
+    expect(loadServerConfig({ ...SERVER_ENV, ADMIN_PORT: '3001' }).adminListener).toEqual({
+      port: 3001,
+      host: '127.0.0.1',
+    });
+    expect(
+      loadServerConfig({ ...SERVER_ENV, ADMIN_PORT: '3001', ADMIN_HOST: '10.0.0.5' }).adminListener,
+    ).toEqual({ port: 3001, host: '10.0.0.5' });
+    expect(configError(() => loadServerConfig({ ...SERVER_ENV, ADMIN_PORT: '3000' })).message).toBe(
+      'ADMIN_PORT: must differ from PORT (3000)',
+    );
+    expect(configError(() => loadServerConfig({ ...SERVER_ENV, ADMIN_HOST: '0.0.0.0' })).message).toBe(
+      'ADMIN_HOST: needs ADMIN_PORT (the admin listener is off without it)',
+    );
+    expect(configError(() => loadServerConfig({ ...SERVER_ENV, ADMIN_PORT: 'x' })).message).toBe(
+      'ADMIN_PORT: "x" is not a port number (0–65535)',
+    );
+  });
+
+  it('TEMPORAL_UI_URL must be an http(s) URL; a trailing slash is dropped', () => {
+    expect(loadServerConfig({ ...SERVER_ENV, TEMPORAL_UI_URL: 'http://ui.local:8233/' }).temporalUiUrl).toBe(
+      'http://ui.local:8233',
+    );
+    expect(
+      configError(() => loadServerConfig({ ...SERVER_ENV, TEMPORAL_UI_URL: 'ftp://x' })).message,
+    ).toContain('TEMPORAL_UI_URL: ');
+  });
+});
+
 describe('config defaults', () => {
   it('server: contract defaults with only the secret set', () => {
     const c = loadServerConfig(SERVER_ENV);
@@ -44,6 +106,9 @@ describe('config defaults', () => {
       continueAsNewAfterEvents: 2000,
       staleStopGraceMs: 120_000,
       sequenceGapGraceMs: 90_000,
+      adminTokens: [],
+      adminListener: undefined,
+      temporalUiUrl: undefined,
     });
   });
 

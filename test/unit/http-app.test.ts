@@ -138,6 +138,7 @@ async function startApp(overrides: Partial<AppDeps> = {}): Promise<Harness> {
     metrics,
     secrets: [TEST_CALLBACK_SECRET],
     maxSkewMs: MAX_SKEW_MS,
+    adminTokens: [ADMIN_TOKEN, OTHER_ADMIN_TOKEN],
     ...overrides,
   });
   const server: Server = await new Promise((resolve) => {
@@ -164,8 +165,22 @@ interface Reply {
   body: Record<string, unknown>;
 }
 
-async function request(url: string, init?: RequestInit): Promise<Reply> {
-  const res = await fetch(url, init);
+const ADMIN_TOKEN = 'unit-admin-token-0123456789';
+const OTHER_ADMIN_TOKEN = 'unit-admin-token-rotated-abcdef';
+
+/** Sends the admin token unless the request gives its own Authorization (or `null`: none). */
+async function request(
+  url: string,
+  init: Omit<RequestInit, 'headers'> & {
+    headers?: Record<string, string>;
+    authorization?: string | null;
+  } = {},
+): Promise<Reply> {
+  const { authorization = `Bearer ${ADMIN_TOKEN}`, headers = {}, ...rest } = init;
+  const res = await fetch(url, {
+    ...rest,
+    headers: { ...(authorization === null ? {} : { authorization }), ...headers },
+  });
   const text = await res.text();
   let body: Record<string, unknown>;
   try {
@@ -573,7 +588,7 @@ describe('health, metrics, fallbacks', () => {
     };
     await postCallback(h, transcodeStop({ TaskId: 'm3' }));
 
-    const res = await fetch(`${h.url}/metrics`);
+    const res = await fetch(`${h.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -613,5 +628,127 @@ describe('health, metrics, fallbacks', () => {
     const a = createMetrics();
     const b = createMetrics();
     expect(a.registry).not.toBe(b.registry);
+  });
+});
+
+describe('the admin token guard', () => {
+  const ADMIN_ROUTES = [
+    '/apps/111/tasks/t1',
+    '/tasks/t1',
+    '/tasks?status=running',
+    '/usage',
+    '/metrics',
+    '/nope',
+  ];
+
+  it.each(ADMIN_ROUTES)(
+    '%s: 401 without a token, 401 with a wrong one, served with either rotated token',
+    async (route) => {
+      h.gateway.tasks.set('111/t1', stateDoc('111', 't1'));
+      const missing = await request(`${h.url}${route}`, { authorization: null });
+      expect(missing.status).toBe(401);
+      expect(missing.body).toMatchObject({ ok: false, code: 'token_missing' });
+      expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+      for (const wrong of [
+        `Bearer ${ADMIN_TOKEN}x`,
+        `Bearer ${ADMIN_TOKEN.slice(0, -1)}`,
+        `Basic ${ADMIN_TOKEN}`,
+        ADMIN_TOKEN,
+      ]) {
+        const refused = await request(`${h.url}${route}`, { authorization: wrong });
+        expect(refused.status).toBe(401);
+        expect(JSON.stringify(refused.body)).not.toContain(ADMIN_TOKEN.slice(0, 12));
+      }
+      for (const token of [ADMIN_TOKEN, OTHER_ADMIN_TOKEN]) {
+        const served = await request(`${h.url}${route}`, { authorization: `Bearer ${token}` });
+        expect(served.status).not.toBe(401);
+      }
+      expect(h.logs.join('')).not.toContain(ADMIN_TOKEN);
+      expect(h.logs.join('')).not.toContain(OTHER_ADMIN_TOKEN);
+    },
+  );
+
+  it('the callback and the probes need no token', async () => {
+    expect((await request(`${h.url}/healthz`, { authorization: null })).status).toBe(200);
+    expect((await request(`${h.url}/readyz`, { authorization: null })).status).toBe(200);
+    expect((await postCallback(h, transcodeStart({ TaskId: 'no-token' }))).status).toBe(200);
+  });
+
+  it('counts failures in metrics and refuses an address after too many with 429, the right token included', async () => {
+    for (let i = 0; i < 20; i++) {
+      expect(
+        (await request(`${h.url}/tasks/t1`, { authorization: 'Bearer guess-guess-guess-guess' })).status,
+      ).toBe(401);
+    }
+    const limited = await request(`${h.url}/tasks/t1`);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.body).toMatchObject({ ok: false, code: 'rate_limited' });
+    // Probes and callbacks are not behind the limiter.
+    expect((await request(`${h.url}/healthz`, { authorization: null })).status).toBe(200);
+    const text = await h.metrics.registry.metrics();
+    expect(text).toContain('zego_admin_auth_failures_total{reason="invalid"} 20');
+    expect(text).toMatch(/zego_admin_auth_failures_total\{reason="rate_limited"\} [1-9]/);
+  });
+
+  it('successful requests do not use up the allowance', async () => {
+    for (let i = 0; i < 30; i++) expect((await request(`${h.url}/tasks?status=running`)).status).toBe(200);
+    expect((await request(`${h.url}/tasks?status=running`, { authorization: 'Bearer nope' })).status).toBe(
+      401,
+    );
+  });
+
+  it('without ADMIN_TOKEN the admin routes do not exist (404), the callback and the probes still answer', async () => {
+    const off = await startApp({ adminTokens: [] });
+    try {
+      for (const route of ADMIN_ROUTES) {
+        const reply = await request(`${off.url}${route}`);
+        expect([route, reply.status]).toEqual([route, 404]);
+      }
+      expect((await request(`${off.url}/readyz`)).status).toBe(200);
+      expect((await postCallback(off, transcodeStart({ TaskId: 'admin-off' }))).status).toBe(200);
+    } finally {
+      await off.close();
+    }
+  });
+
+  it('split surfaces: the public app serves no admin route, the admin app no callback', async () => {
+    const common = {
+      gateway: h.gateway,
+      nonces: h.nonces,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics(),
+      secrets: [TEST_CALLBACK_SECRET],
+      maxSkewMs: MAX_SKEW_MS,
+      adminTokens: [ADMIN_TOKEN],
+    };
+    const servers = await Promise.all(
+      (['public', 'admin'] as const).map(
+        (surface) =>
+          new Promise<Server>((resolve) => {
+            const s = createApp(common, surface).listen(0, '127.0.0.1', () => resolve(s));
+          }),
+      ),
+    );
+    const [pub, adm] = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`);
+    try {
+      expect((await request(`${pub}/tasks?status=running`)).status).toBe(404);
+      expect((await request(`${pub}/metrics`)).status).toBe(404);
+      expect((await request(`${pub}/readyz`)).status).toBe(200);
+      expect((await request(`${adm}/tasks?status=running`)).status).toBe(200);
+      expect((await request(`${adm}/readyz`)).status).toBe(200);
+      const { body, contentType } = encodeCallback(transcodeStart({ TaskId: 'split' }));
+      const onAdmin = await request(`${adm}/zego/callback`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': contentType },
+      });
+      expect(onAdmin.status).toBe(404);
+    } finally {
+      for (const s of servers) {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+      }
+    }
   });
 });
