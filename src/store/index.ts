@@ -12,6 +12,7 @@ import { acquireDirLock } from './dir-lock';
 import { SqlBillingLedger } from './ledger';
 import { runMigrations } from './migrations';
 import { MemoryNonceStore, PostgresNonceStore, type NonceStoreOptions } from './nonces';
+import { SqlCallbackInbox, type CallbackInbox } from './inbox';
 import { SqlActiveTaskRegistry } from './registry';
 import { loadPGlite, localError, PGliteSql, PoolSql, redactDatabaseUrl, type SqlClient } from './sql';
 import type { ActiveTaskRegistry, AlertLog, BillingLedger, Database, NonceStore } from './types';
@@ -35,6 +36,7 @@ export { PGliteSql, PoolSql, redactDatabaseUrl, type SqlClient, type SqlTx } fro
 export { SqlAlertLog } from './alerts';
 export { SqlBillingLedger } from './ledger';
 export { SqlActiveTaskRegistry } from './registry';
+export * from './inbox';
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL connection string; unset or empty → embedded database under `dataDir`. */
@@ -55,12 +57,14 @@ class SqlDatabase implements Database {
   readonly ledger: BillingLedger;
   readonly alerts: AlertLog;
   readonly registry: ActiveTaskRegistry;
+  readonly inbox: CallbackInbox;
 
   constructor(readonly sql: SqlClient) {
     this.kind = sql.kind;
     this.ledger = new SqlBillingLedger(sql);
     this.alerts = new SqlAlertLog(sql);
     this.registry = new SqlActiveTaskRegistry(sql);
+    this.inbox = new SqlCallbackInbox(sql);
   }
 
   close(): Promise<void> {

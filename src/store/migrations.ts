@@ -123,6 +123,46 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX callback_nonces_expires_idx ON callback_nonces (expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'callback_inbox',
+    sql: `
+      -- Every authentic transcode callback, recorded before it is acknowledged (src/store/inbox.ts).
+      -- status: pending (not yet taken by Temporal), delivered, rejected (refused for good: kept).
+      -- lease_owner/lease_until: the relay replica delivering it; a lease with no owner is a
+      -- retry delay. Delivered rows are pruned after CALLBACK_RETENTION.
+      CREATE TABLE callback_inbox (
+        id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        workflow_id     text NOT NULL,
+        app_id          text NOT NULL,
+        task_id         text NOT NULL,
+        event           text NOT NULL,
+        sequence        bigint NOT NULL,
+        callback_status text NOT NULL,
+        payload         jsonb NOT NULL,
+        nonce_key       text NOT NULL,
+        received_at     timestamptz NOT NULL,
+        status          text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'rejected')),
+        attempts        integer NOT NULL DEFAULT 0,
+        lease_owner     text,
+        lease_until     timestamptz,
+        delivered_at    timestamptz,
+        outcome         text,
+        run_id          text,
+        error           text,
+        redeliveries    integer NOT NULL DEFAULT 0
+      );
+      -- The relay: per-task heads in Sequence order, and the oldest pending entry.
+      CREATE INDEX callback_inbox_pending_task_idx ON callback_inbox (workflow_id, sequence, id)
+        WHERE status = 'pending';
+      CREATE INDEX callback_inbox_pending_age_idx ON callback_inbox (received_at, id) WHERE status = 'pending';
+      -- Duplicate check at the door (same task, Event, Sequence, Status) and the log by task.
+      CREATE INDEX callback_inbox_identity_idx ON callback_inbox (workflow_id, sequence);
+      -- The log by status and by app, newest first; pruning walks delivered rows oldest first.
+      CREATE INDEX callback_inbox_status_idx ON callback_inbox (status, id);
+      CREATE INDEX callback_inbox_app_idx ON callback_inbox (app_id, id);
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -5,6 +5,7 @@
  */
 import type { BillingLine, BillingResult } from '../zego/billing-types';
 import type { TranscodeInput, TranscodeOutput } from '../zego/types';
+import type { CallbackInbox } from './inbox';
 
 /** The minimal query surface both pg.Pool and PGlite provide. */
 export interface Sql {
@@ -83,13 +84,14 @@ export interface ActiveTaskRegistry {
   list(filter?: { appId?: string }): Promise<ActiveTask[]>;
 }
 
-/** Worker-side database: ledger, alerts and registry over one connection pool. */
+/** The service's database: ledger, alerts, registry and the callback inbox over one pool. */
 export interface Database {
   readonly kind: 'postgres' | 'embedded';
   readonly sql: Sql;
   readonly ledger: BillingLedger;
   readonly alerts: AlertLog;
   readonly registry: ActiveTaskRegistry;
+  readonly inbox: CallbackInbox;
   close(): Promise<void>;
 }
 

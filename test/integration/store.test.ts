@@ -23,48 +23,9 @@ import {
   type SqlClient,
 } from '../../src/store';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { embeddedBackend, postgresBackend } from '../helpers/store-backends';
 
 jest.setTimeout(120_000);
-
-interface Backend {
-  name: 'postgres' | 'embedded';
-  /** Storage shared by every `open()` of the backend. */
-  setup(): Promise<void>;
-  open(): Promise<Database>;
-  teardown(): Promise<void>;
-  /** Several handles at once (several pools); PGlite allows one. */
-  maxHandles: number;
-}
-
-function postgresBackend(): Backend {
-  let testDb: TestDatabase | undefined;
-  return {
-    name: 'postgres',
-    maxHandles: 4,
-    async setup() {
-      testDb = await createTestDatabase();
-    },
-    open: () => openDatabase({ databaseUrl: testDb!.url, dataDir: '/nonexistent-unused' }),
-    async teardown() {
-      await testDb?.drop();
-    },
-  };
-}
-
-function embeddedBackend(): Backend {
-  let dir: string | undefined;
-  return {
-    name: 'embedded',
-    maxHandles: 1,
-    async setup() {
-      dir = await mkdtemp(path.join(tmpdir(), 'store-pglite-'));
-    },
-    open: () => openDatabase({ dataDir: dir! }),
-    async teardown() {
-      if (dir) await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 function captureLogger() {
   const lines: Array<Record<string, unknown>> = [];
