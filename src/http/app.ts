@@ -13,6 +13,7 @@ import type { Logger } from '../logger';
 import type { NonceStore } from '../store/types';
 import type { UsageReader } from '../store/usage';
 import { adminGuard } from './admin-auth';
+import { callbackLogRouter, type CallbackLogRoutesDeps } from './callback-log-routes';
 import { callbackRouter } from './callback-route';
 import { finalErrorHandler, notFound, setRequestContext } from './errors';
 import { metricsRouter, probeRouter } from './health-routes';
@@ -21,7 +22,7 @@ import type { LifecycleGateway } from './ports';
 import { taskRouter } from './task-routes';
 import { usageRouter } from './usage-route';
 
-export interface AppDeps {
+export interface AppDeps extends CallbackLogRoutesDeps {
   gateway: LifecycleGateway;
   nonces: NonceStore;
   logger: Logger;
@@ -98,6 +99,7 @@ export function createApp(deps: AppDeps, surface: AppSurface = 'all'): express.A
     app.use(metricsRouter(deps));
     app.use(taskRouter(deps));
     app.use(usageRouter(deps));
+    app.use(callbackLogRouter(deps));
   }
   app.use(notFound);
   app.use(finalErrorHandler);

@@ -88,7 +88,9 @@ export class SqlAlertLog implements AlertLog {
     if (rows.length === 0) throw new Error(`no alert recorded with key ${key}`);
   }
 
-  async list(filter: { appId?: string; taskId?: string; kind?: string } = {}): Promise<StoredAlert[]> {
+  async list(
+    filter: { appId?: string; taskId?: string; kind?: string; limit?: number; newestFirst?: boolean } = {},
+  ): Promise<StoredAlert[]> {
     const where: string[] = [];
     const params: unknown[] = [];
     for (const [column, value] of [
@@ -102,7 +104,8 @@ export class SqlAlertLog implements AlertLog {
     }
     const { rows } = await this.sql.query<AlertRow>(
       `SELECT ${COLUMNS} FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY alerts.occurred_at, alerts.created_at, key`,
+       ORDER BY ${filter.newestFirst ? 'alerts.occurred_at DESC, alerts.created_at DESC, key DESC' : 'alerts.occurred_at, alerts.created_at, key'}
+       ${filter.limit !== undefined ? `LIMIT ${Math.max(1, Math.floor(filter.limit))}` : ''}`,
       params,
     );
     return rows.map(toStoredAlert);

@@ -61,7 +61,14 @@ export interface AlertLog {
   record(alert: AlertEntry): Promise<{ alert: StoredAlert; inserted: boolean }>;
   get(key: string): Promise<StoredAlert | null>;
   markDelivery(key: string, delivery: StoredAlert['delivery'], error?: string): Promise<void>;
-  list(filter?: { appId?: string; taskId?: string; kind?: string }): Promise<StoredAlert[]>;
+  /** Oldest first, unless `newestFirst`; all of them unless `limit`. */
+  list(filter?: {
+    appId?: string;
+    taskId?: string;
+    kind?: string;
+    limit?: number;
+    newestFirst?: boolean;
+  }): Promise<StoredAlert[]>;
 }
 
 export interface ActiveTask {
