@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { ConfigError, loadDevConfig } from '../config';
 import { createLogger } from '../logger';
 import { startTracing } from '../telemetry';
-import { SqlUsageReader } from '../store/usage';
 import { locateTemporalCli } from '../temporal/cli-locator';
 import { startDevServer } from '../temporal/dev-server';
 import { startHttpService, startWorkerService } from './services';
@@ -62,9 +61,10 @@ async function main(): Promise<void> {
     tracing,
   });
   const running = worker.run();
-  // Usage reports read the worker's own database (PGlite allows one opener per directory).
+  // The inbox, usage reports and alerts live in the worker's own database (PGlite allows one
+  // opener per directory).
   const http = await startHttpService(config, temporal, logger.child({ component: 'server' }), {
-    usage: new SqlUsageReader(worker.db.sql),
+    db: worker.db,
     tracing,
   });
 
