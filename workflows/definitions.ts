@@ -49,6 +49,13 @@ export interface CallbackSignalPayload extends TranscodeCallback {
 /** SEQUENCE_GAP_GRACE's default: ZEGO's retries of a callback span ~62 s plus request durations. */
 export const DEFAULT_SEQUENCE_GAP_GRACE_MS = 90_000;
 
+/**
+ * STALE_STOP_HORIZON's default: a week covers a channel stopped at the end of a weekly schedule
+ * and a stop held back over a long weekend, while the lifecycle still closes in bounded time (and
+ * within the week CALLBACK_RETENTION keeps the callbacks for reconciliation).
+ */
+export const DEFAULT_STALE_STOP_HORIZON_MS = 7 * 24 * 3_600_000;
+
 export interface LifecycleSettings {
   lingerMs: number;
   orphanGraceMs: number;
@@ -62,6 +69,12 @@ export interface LifecycleSettings {
    * the outcome is decided. Absent from lifecycles started by a server older than the setting.
    */
   sequenceGapGraceMs?: number;
+  /**
+   * How long a stale lifecycle stays open for the task's own stop, which then ends its bill; 0: it
+   * closes after the linger as any finished lifecycle. Absent from lifecycles started by a server
+   * older than the setting (they get the default).
+   */
+  staleStopHorizonMs?: number;
 }
 
 export interface EventRecord {
