@@ -93,8 +93,15 @@ export interface AlertRecord {
   message: string;
   /** Idempotency key shared by the ledger row and the webhook POST. */
   key: string;
-  delivery?: 'pending' | 'delivered' | 'failed' | 'not_configured';
+  delivery?: AlertDeliveryStatus;
+  /** Set once the alert's condition ended (a stale task's own stop arrived): when, and how. */
+  resolvedAt?: string;
+  resolution?: string;
+  /** Delivery of the all-clear to the alert webhook. */
+  resolutionDelivery?: AlertDeliveryStatus;
 }
+
+export type AlertDeliveryStatus = 'pending' | 'delivered' | 'failed' | 'not_configured';
 
 export interface BillingDocument {
   status: 'pending' | 'finalized' | 'not_billable';
@@ -104,6 +111,9 @@ export interface BillingDocument {
   currency?: 'CNY';
   totalCost?: number;
   finalizedAt?: string;
+  /** Only on an amended bill (a stale task's own stop moved its end): 2, and when it was amended. */
+  revision?: number;
+  amendedAt?: string;
 }
 
 /**
