@@ -1,10 +1,12 @@
 /**
  * Alerts: recorded once per idempotency key (log line + alert log row), then delivered to the
  * optional webhook with the same key as `Idempotency-Key`, so a retried POST is recognisable.
+ * An alert whose condition ended is resolved once; its all-clear goes to the same webhook through
+ * the same delivery code, as the alert's body plus `resolved: true`, keyed `<key>:resolved`.
  */
 import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AlertEntry, StoredAlert } from '../src/store/types';
+import type { AlertDelivery, AlertEntry, AlertMessage, StoredAlert } from '../src/store/types';
 import type { ActivityDeps } from './index';
 
 export const AlertErrorType = {
@@ -18,6 +20,16 @@ export const AlertErrorType = {
 
 export interface DeliverAlertInput {
   key: string;
+  /** POST the alert's all-clear instead of the alert (the alert must be resolved). */
+  resolved?: boolean;
+}
+
+export interface ResolveAlertInput {
+  key: string;
+  /** How the condition ended, in words. */
+  resolution: string;
+  /** ISO time it ended. */
+  resolvedAt: string;
 }
 
 export const DEFAULT_ALERT_TIMEOUT_MS = 10_000;
@@ -64,23 +76,64 @@ export function createAlertActivities(
   }
 
   /**
-   * POSTs the stored alert to the webhook. 2xx → 'delivered'; 408/429/5xx, network errors and
-   * timeouts → retryable failure; any other status → 'failed' and a non-retryable failure.
+   * Marks the alert resolved (the first resolution wins) and returns what is stored; without a
+   * webhook the all-clear's delivery is 'not_configured'. Idempotent like `recordAlert`.
    */
-  async function deliverAlert(input: DeliverAlertInput): Promise<{ delivery: StoredAlert['delivery'] }> {
+  async function resolveAlert(input: ResolveAlertInput): Promise<StoredAlert> {
+    let resolved: boolean;
+    try {
+      ({ resolved } = await db.alerts.resolve(input.key, input.resolution, input.resolvedAt));
+    } catch (err) {
+      if (!(await db.alerts.get(input.key))) {
+        throw ApplicationFailure.nonRetryable(
+          `no alert recorded with key ${input.key}`,
+          AlertErrorType.AlertNotFound,
+        );
+      }
+      throw err;
+    }
+    const stored = (await db.alerts.get(input.key))!;
+    if (resolved) {
+      logger.info(
+        {
+          kind: stored.kind,
+          appId: stored.appId,
+          taskId: stored.taskId,
+          lifecycleId: stored.lifecycleId,
+          key: stored.key,
+          resolvedAt: stored.resolvedAt,
+        },
+        `alert ${stored.kind} resolved: ${stored.resolution}`,
+      );
+    }
+    if (!alertWebhookUrl && stored.resolutionDelivery === 'pending') {
+      await db.alerts.markDelivery(stored.key, 'not_configured', undefined, 'resolution');
+      return { ...stored, resolutionDelivery: 'not_configured' };
+    }
+    return stored;
+  }
+
+  /**
+   * POSTs the stored alert (or, with `resolved`, its all-clear) to the webhook. 2xx → 'delivered';
+   * 408/429/5xx, network errors and timeouts → retryable failure; any other status → 'failed' and a
+   * non-retryable failure.
+   */
+  async function deliverAlert(input: DeliverAlertInput): Promise<{ delivery: AlertDelivery }> {
     if (!alertWebhookUrl) return { delivery: 'not_configured' };
     const { key } = input;
+    const message: AlertMessage = input.resolved ? 'resolution' : 'alert';
 
-    // AlertLog has no get(key); the unfiltered list is the only lookup by key it offers.
     const alert = await db.alerts.get(key);
-    if (!alert) {
+    if (!alert || (message === 'resolution' && alert.resolvedAt === null)) {
       throw ApplicationFailure.nonRetryable(
-        `no alert recorded with key ${key}`,
+        `no ${message === 'alert' ? '' : 'resolved '}alert recorded with key ${key}`,
         AlertErrorType.AlertNotFound,
       );
     }
-    if (alert.delivery === 'delivered') return { delivery: 'delivered' };
+    const current = message === 'alert' ? alert.delivery : alert.resolutionDelivery;
+    if (current === 'delivered') return { delivery: 'delivered' };
 
+    const idempotencyKey = message === 'alert' ? key : `${key}:resolved`;
     const body = JSON.stringify({
       kind: alert.kind,
       appId: alert.appId,
@@ -91,16 +144,20 @@ export function createAlertActivities(
       reason: alert.reason,
       occurredAt: alert.occurredAt,
       recordedAt: alert.createdAt,
-      idempotencyKey: key,
+      idempotencyKey,
       details: alert.details ?? {},
+      ...(message === 'resolution'
+        ? { resolved: true, resolvedAt: alert.resolvedAt, resolution: alert.resolution }
+        : {}),
     });
     const log = logger.child({
-      key,
+      key: idempotencyKey,
       kind: alert.kind,
       appId: alert.appId,
       taskId: alert.taskId,
       webhook: webhookTarget,
     });
+    const what = message === 'alert' ? 'alert' : 'alert all-clear';
 
     const timeout = AbortSignal.timeout(timeoutMs);
     const cancellation = activityCancellationSignal();
@@ -111,17 +168,17 @@ export function createAlertActivities(
     try {
       response = await doFetch(alertWebhookUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
         body,
         signal,
       });
     } catch (err) {
       if (cancellation?.aborted) throw cancellation.reason ?? err;
-      const what = timeout.aborted ? `timed out after ${timeoutMs} ms` : `failed: ${describeError(err)}`;
-      log.warn({ err: describeError(err) }, `alert webhook ${what}`);
-      await markFailedOnLastAttempt(key, `alert webhook ${what}`);
+      const failure = timeout.aborted ? `timed out after ${timeoutMs} ms` : `failed: ${describeError(err)}`;
+      log.warn({ err: describeError(err) }, `alert webhook ${failure}`);
+      await markFailedOnLastAttempt(key, `alert webhook ${failure}`, message);
       throw ApplicationFailure.create({
-        message: `alert webhook ${what}`,
+        message: `alert webhook ${failure}`,
         type: AlertErrorType.AlertDeliveryUnavailable,
         nonRetryable: false,
       });
@@ -130,8 +187,8 @@ export function createAlertActivities(
     const status = response.status;
     if (status >= 200 && status < 300) {
       await response.body?.cancel().catch(() => undefined);
-      await db.alerts.markDelivery(key, 'delivered');
-      log.info({ status }, 'alert delivered');
+      await db.alerts.markDelivery(key, 'delivered', undefined, message);
+      log.info({ status }, `${what} delivered`);
       return { delivery: 'delivered' };
     }
 
@@ -140,7 +197,7 @@ export function createAlertActivities(
     const error = `HTTP ${status}${snippet ? `: ${snippet}` : ''}`;
     if (status === 408 || status === 429 || status >= 500) {
       log.warn({ status, response: snippet }, 'alert webhook unavailable; will retry');
-      await markFailedOnLastAttempt(key, error);
+      await markFailedOnLastAttempt(key, error, message);
       throw ApplicationFailure.create({
         message: `alert webhook answered ${error}`,
         type: AlertErrorType.AlertDeliveryUnavailable,
@@ -149,10 +206,10 @@ export function createAlertActivities(
         nextRetryDelay: retryAfterMs(response.headers.get('retry-after')),
       });
     }
-    await db.alerts.markDelivery(key, 'failed', error);
-    log.error({ status, response: snippet }, 'alert webhook rejected the alert');
+    await db.alerts.markDelivery(key, 'failed', error, message);
+    log.error({ status, response: snippet }, `alert webhook rejected the ${what}`);
     throw ApplicationFailure.nonRetryable(
-      `alert webhook rejected alert ${key}: ${error}`,
+      `alert webhook rejected ${what} ${idempotencyKey}: ${error}`,
       AlertErrorType.AlertDeliveryRejected,
       { status },
     );
@@ -162,18 +219,23 @@ export function createAlertActivities(
    * A retryable failure leaves the stored alert 'pending' (a concurrent attempt may have delivered it);
    * only when Temporal will not retry again (last of `maximumAttempts`) is it marked 'failed'.
    */
-  async function markFailedOnLastAttempt(key: string, error: string): Promise<void> {
+  async function markFailedOnLastAttempt(key: string, error: string, message: AlertMessage): Promise<void> {
     const info = activityInfo();
     const maxAttempts = info?.retryPolicy?.maximumAttempts;
     if (!info || !maxAttempts || info.attempt < maxAttempts) return;
     try {
-      await db.alerts.markDelivery(key, 'failed', `${error} (attempt ${info.attempt} of ${maxAttempts})`);
+      await db.alerts.markDelivery(
+        key,
+        'failed',
+        `${error} (attempt ${info.attempt} of ${maxAttempts})`,
+        message,
+      );
     } catch (err) {
       logger.error({ key, err: describeError(err) }, 'could not mark alert delivery failed');
     }
   }
 
-  return { recordAlert, deliverAlert };
+  return { recordAlert, resolveAlert, deliverAlert };
 }
 
 function activityInfo(): Info | undefined {

@@ -1,4 +1,7 @@
-/** Billing finalization: computes a lifecycle's charge and writes it to the ledger exactly once. */
+/**
+ * Billing finalization: computes a lifecycle's charge and writes it to the ledger exactly once; a
+ * stale lifecycle's row is amended once more when the task's own stop arrives.
+ */
 import { ApplicationFailure } from '@temporalio/common';
 import { computeBilling, type BillingSegment } from '../src/zego/billing';
 import type { BillingResult } from '../src/zego/billing-types';
@@ -8,6 +11,8 @@ import type { ActivityDeps } from './index';
 export const BillingErrorType = {
   InvalidBillingInput: 'InvalidBillingInput',
   BillingComputationFailed: 'BillingComputationFailed',
+  /** An amendment of a lifecycle whose ledger row is missing or not billable: no retry changes that. */
+  BillingNotAmendable: 'BillingNotAmendable',
 } as const;
 
 export interface FinalizeBillingInput {
@@ -25,6 +30,17 @@ export interface FinalizeBillingInput {
   endMs: number | null;
 }
 
+/** A stale lifecycle's bill, recomputed to the task's own stop. */
+export interface AmendStaleBillingInput {
+  lifecycleId: string;
+  /** ISO time of the stop (its Timestamp): the row's new stopped_at. */
+  stoppedAt: string;
+  /** Every segment of the lifecycle, those opened by updates after the stale deadline too. */
+  segments: BillingSegment[];
+  /** Epoch ms of the stop's Timestamp: the billed period's new end. */
+  endMs: number;
+}
+
 const ZERO: BillingResult = {
   billableSeconds: 0,
   billableMinutes: 0,
@@ -38,7 +54,7 @@ export function createBillingActivities(
 ) {
   const { db, prices, unknownResolutionTier, logger } = deps;
 
-  function compute(input: FinalizeBillingInput): BillingResult {
+  function compute(input: Pick<FinalizeBillingInput, 'lifecycleId' | 'billable' | 'segments' | 'endMs'>) {
     if (!input.billable) return ZERO;
     if (typeof input.endMs !== 'number' || !Number.isFinite(input.endMs)) {
       throw ApplicationFailure.nonRetryable(
@@ -111,7 +127,49 @@ export function createBillingActivities(
     return stored;
   }
 
-  return { finalizeBilling };
+  /**
+   * Replaces a finalized stale bill with the bill to the task's own stop, once: a retry, after a
+   * crash or a lost reply, finds the amendment done and returns the stored record unchanged.
+   */
+  async function amendStaleBilling(input: AmendStaleBillingInput): Promise<BillingRecord> {
+    const result = compute({ ...input, billable: true });
+    const outcome = await db.ledger.amend({
+      lifecycleId: input.lifecycleId,
+      reason: 'stale_stop',
+      stoppedAt: input.stoppedAt,
+      billableSeconds: result.billableSeconds,
+      billableMinutes: result.billableMinutes,
+      lines: result.lines,
+      totalCost: result.totalCost,
+    });
+    if (!('record' in outcome)) {
+      throw ApplicationFailure.nonRetryable(
+        `lifecycle ${input.lifecycleId} has ${outcome.kind === 'not_found' ? 'no ledger row' : 'a not-billable ledger row'} to amend`,
+        BillingErrorType.BillingNotAmendable,
+      );
+    }
+    const stored = outcome.record;
+    logger.info(
+      {
+        lifecycleId: stored.lifecycleId,
+        appId: stored.appId,
+        taskId: stored.taskId,
+        stoppedAt: stored.stoppedAt,
+        billableSeconds: stored.billableSeconds,
+        billableMinutes: stored.billableMinutes,
+        totalCost: stored.totalCost,
+        currency: stored.currency,
+        lines: stored.lines,
+        revision: stored.revision,
+      },
+      outcome.kind === 'amended'
+        ? 'stale billing amended to the task’s own stop'
+        : 'stale billing already amended',
+    );
+    return stored;
+  }
+
+  return { finalizeBilling, amendStaleBilling };
 }
 
 function errorMessage(err: unknown): string {

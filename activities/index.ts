@@ -34,8 +34,8 @@ export interface ActivityDeps {
 /** The lifecycle's own activities: what the workflow calls by name. */
 export function createActivities(deps: ActivityDeps) {
   const { registerActiveTask, cleanupTask } = createCleanupActivities(deps);
-  const { finalizeBilling } = createBillingActivities(deps);
-  const { recordAlert, deliverAlert } = createAlertActivities(deps);
+  const { finalizeBilling, amendStaleBilling } = createBillingActivities(deps);
+  const { recordAlert, resolveAlert, deliverAlert } = createAlertActivities(deps);
   const { stopStaleTask } = createStaleActivities(deps);
   const specs = (deps.followUps ?? []).map(specOf);
   /** Which follow-ups run after billing (a local activity: the list is recorded in history). */
@@ -46,7 +46,9 @@ export function createActivities(deps: ActivityDeps) {
     registerActiveTask,
     cleanupTask,
     finalizeBilling,
+    amendStaleBilling,
     recordAlert,
+    resolveAlert,
     deliverAlert,
     stopStaleTask,
     listFollowUps,
@@ -64,8 +66,8 @@ export function createWorkerActivities(
 }
 
 export type { RegisterActiveTaskInput, CleanupTaskInput } from './cleanup';
-export type { FinalizeBillingInput } from './billing';
-export type { DeliverAlertInput } from './alerts';
+export type { AmendStaleBillingInput, FinalizeBillingInput } from './billing';
+export type { DeliverAlertInput, ResolveAlertInput } from './alerts';
 
 /** `ApplicationFailure.type` values the activities throw (usable in `RetryPolicy.nonRetryableErrorTypes`). */
 export const ActivityErrorType = { ...BillingErrorType, ...AlertErrorType } as const;

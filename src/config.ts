@@ -30,6 +30,7 @@
  * | SHUTDOWN_DELAY                  | server, dev        | 0s                       |
  * | STALE_STOP_GRACE                | all                | 2m                       |
  * | SEQUENCE_GAP_GRACE              | all                | 90s                      |
+ * | STALE_STOP_HORIZON              | all                | 7d                       |
  * | ZEGO_APP_ID, ZEGO_SERVER_SECRET, ZEGO_API_BASE_URL | worker, dev | unset, unset, https://rtc-api.zego.im |
  *
  * Additions (not in the contract's table; documented in the README):
@@ -48,6 +49,9 @@
  * - `SEQUENCE_GAP_GRACE` (all; default 90s): how long a stopped lifecycle waits for callbacks whose
  *   Sequence lies between its start's and its stop's (an update still being retried by ZEGO, whose
  *   retries span ~62 s) before its bill is finalized. Only a lifecycle with such a gap waits.
+ * - `STALE_STOP_HORIZON` (all; default 7d, 0 allowed): how long a lifecycle declared stale stays
+ *   open for the task's own stop, which then moves the end of its bill (the ledger row is amended
+ *   once). 0 closes it after LIFECYCLE_LINGER: a later stop is then an orphan.
  * - `WORKER_MAX_CACHED_WORKFLOWS` (worker, dev; default 300, 2–100000): lifecycles the worker keeps
  *   in memory. Its memory grows with this, not with the number of running lifecycles: ~0.4 MiB per
  *   cached lifecycle (bench/RESULTS.md); an evicted one is replayed on its next callback. The SDK's
@@ -62,7 +66,11 @@
 import { randomBytes } from 'node:crypto';
 import ms from 'ms';
 import { z } from 'zod';
-import { DEFAULT_SEQUENCE_GAP_GRACE_MS, type LifecycleSettings } from '../workflows/definitions';
+import {
+  DEFAULT_SEQUENCE_GAP_GRACE_MS,
+  DEFAULT_STALE_STOP_HORIZON_MS,
+  type LifecycleSettings,
+} from '../workflows/definitions';
 import { parsePriceTable, ZEGO_LIST_PRICES } from './zego/billing';
 import { TIERS, type PriceTable, type Tier } from './zego/billing-types';
 
@@ -109,6 +117,8 @@ export interface LifecycleConfig {
   staleStopGraceMs: number;
   /** How long a stop waits for the callbacks missing between its start's Sequence and its own. */
   sequenceGapGraceMs: number;
+  /** How long a stale lifecycle waits for the task's own stop (0: not at all). */
+  staleStopHorizonMs: number;
 }
 
 export interface ServerConfig extends CommonConfig, LifecycleConfig {
@@ -395,6 +405,8 @@ const lifecycleFields = {
   CONTINUE_AS_NEW_AFTER_EVENTS: integer(2000, 100, 50_000, 'a whole number of history events'),
   STALE_STOP_GRACE: duration('2m'),
   SEQUENCE_GAP_GRACE: duration(`${DEFAULT_SEQUENCE_GAP_GRACE_MS / 1000}s`, MAX_TIMER_MS, true),
+  // A Temporal timer, not a Node one: no 24.8-day limit.
+  STALE_STOP_HORIZON: duration(`${DEFAULT_STALE_STOP_HORIZON_MS / 86_400_000}d`, undefined, true),
 };
 
 const workerFields = {
@@ -474,6 +486,7 @@ function lifecycleOf(v: z.output<z.ZodObject<typeof lifecycleFields>>): Lifecycl
     continueAsNewAfterEvents: v.CONTINUE_AS_NEW_AFTER_EVENTS,
     staleStopGraceMs: v.STALE_STOP_GRACE,
     sequenceGapGraceMs: v.SEQUENCE_GAP_GRACE,
+    staleStopHorizonMs: v.STALE_STOP_HORIZON,
   };
 }
 
@@ -586,5 +599,6 @@ export function lifecycleSettings(config: LifecycleConfig): LifecycleSettings {
     continueAsNewAfterEvents: config.continueAsNewAfterEvents,
     staleStopGraceMs: config.staleStopGraceMs,
     sequenceGapGraceMs: config.sequenceGapGraceMs,
+    staleStopHorizonMs: config.staleStopHorizonMs,
   };
 }

@@ -49,6 +49,13 @@ export interface CallbackSignalPayload extends TranscodeCallback {
 /** SEQUENCE_GAP_GRACE's default: ZEGO's retries of a callback span ~62 s plus request durations. */
 export const DEFAULT_SEQUENCE_GAP_GRACE_MS = 90_000;
 
+/**
+ * STALE_STOP_HORIZON's default: a week covers a channel stopped at the end of a weekly schedule
+ * and a stop held back over a long weekend, while the lifecycle still closes in bounded time (and
+ * within the week CALLBACK_RETENTION keeps the callbacks for reconciliation).
+ */
+export const DEFAULT_STALE_STOP_HORIZON_MS = 7 * 24 * 3_600_000;
+
 export interface LifecycleSettings {
   lingerMs: number;
   orphanGraceMs: number;
@@ -62,6 +69,12 @@ export interface LifecycleSettings {
    * the outcome is decided. Absent from lifecycles started by a server older than the setting.
    */
   sequenceGapGraceMs?: number;
+  /**
+   * How long a stale lifecycle stays open for the task's own stop, which then ends its bill; 0: it
+   * closes after the linger as any finished lifecycle. Absent from lifecycles started by a server
+   * older than the setting (they get the default).
+   */
+  staleStopHorizonMs?: number;
 }
 
 export interface EventRecord {
@@ -80,8 +93,15 @@ export interface AlertRecord {
   message: string;
   /** Idempotency key shared by the ledger row and the webhook POST. */
   key: string;
-  delivery?: 'pending' | 'delivered' | 'failed' | 'not_configured';
+  delivery?: AlertDeliveryStatus;
+  /** Set once the alert's condition ended (a stale task's own stop arrived): when, and how. */
+  resolvedAt?: string;
+  resolution?: string;
+  /** Delivery of the all-clear to the alert webhook. */
+  resolutionDelivery?: AlertDeliveryStatus;
 }
+
+export type AlertDeliveryStatus = 'pending' | 'delivered' | 'failed' | 'not_configured';
 
 export interface BillingDocument {
   status: 'pending' | 'finalized' | 'not_billable';
@@ -91,6 +111,9 @@ export interface BillingDocument {
   currency?: 'CNY';
   totalCost?: number;
   finalizedAt?: string;
+  /** Only on an amended bill (a stale task's own stop moved its end): 2, and when it was amended. */
+  revision?: number;
+  amendedAt?: string;
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * One transcoding task's lifecycle: collect callbacks in any order until the outcome is decided
  * (a stop with its start, or a timer), settle it through activities (cleanup, billing, alerts, in
- * parallel), then linger to absorb late and repeated deliveries before closing.
+ * parallel), then linger to absorb late and repeated deliveries before closing. A lifecycle that
+ * went stale first waits (up to STALE_STOP_HORIZON) for the task's own stop, which amends its bill
+ * to the stop and resolves its stale_task alert.
  */
 import {
   ActivityFailure,
@@ -22,11 +24,13 @@ import type { LifecycleActivities } from '../activities';
 import {
   callbackSignal,
   DEFAULT_SEQUENCE_GAP_GRACE_MS,
+  DEFAULT_STALE_STOP_HORIZON_MS,
   MEMO_MAX_SEQUENCE,
   searchAttributes,
   stateQuery,
   type AlertKind,
   type AlertRecord,
+  type BillingDocument,
   type CallbackSignalPayload,
   type FollowUpInput,
   type FollowUpSpec,
@@ -35,6 +39,7 @@ import {
 } from './definitions';
 import {
   applyCallback,
+  awaitsOwnStop,
   billingEndMs,
   billingSegments,
   decidedByCallbacks,
@@ -83,6 +88,15 @@ const act = proxyActivities<LifecycleActivities>(durable);
 const delivery = proxyActivities<LifecycleActivities>(alertDelivery);
 const stale = proxyActivities<LifecycleActivities>(zegoStop);
 const local = proxyLocalActivities<LifecycleActivities>({ startToCloseTimeout: '10s' });
+
+/**
+ * Lifecycles that went stale before this patch closed after the linger, a later stop opening the
+ * next lifecycle: they replay without it. Asked where the outcome becomes stale, so a lifecycle
+ * that was running when the worker was upgraded waits for its own stop too.
+ */
+export const STALE_OWN_STOP_PATCH = 'stale-own-stop';
+
+type BillingRecord = Awaited<ReturnType<LifecycleActivities['finalizeBilling']>>;
 
 const ALERT_FOR: Partial<Record<Outcome, AlertKind>> = {
   aborted: 'abnormal_stop',
@@ -201,8 +215,14 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
         if (decidedByCallbacks(state) !== null) continue;
       }
       state.outcome = onTimeout;
-      // Billable until we stopped it, else until the stale deadline.
-      if (onTimeout === 'stale') state.staleAtMs = state.staleStopRequestedAtMs ?? deadlineMs;
+      if (onTimeout === 'stale') {
+        // Billable until we stopped it, else until the stale deadline (until its own stop arrives).
+        state.staleAtMs = state.staleStopRequestedAtMs ?? deadlineMs;
+        const horizonMs = settings.staleStopHorizonMs ?? DEFAULT_STALE_STOP_HORIZON_MS;
+        if (state.start !== null && horizonMs > 0 && patched(STALE_OWN_STOP_PATCH)) {
+          state.ownStopUntilMs = Date.now() + horizonMs;
+        }
+      }
     }
   }
   syncVisibility();
@@ -218,7 +238,38 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     settled = true;
   }
 
-  // 3. Linger: absorb late and repeated deliveries; a newer start opens the next lifecycle.
+  // 3. A stale lifecycle waits for the task's own stop, up to the horizon; no timer but that one
+  // (an idle workflow costs nothing). A new start instead ends the wait: it opens the next lifecycle.
+  while (awaitsOwnStop(state)) {
+    const decided = decidedByCallbacks(state);
+    let deadlineMs = state.ownStopUntilMs as number;
+    if (decided !== null) {
+      // As for any stop: a Sequence missing before it may be an update ZEGO still retries.
+      const gapDeadlineMs =
+        awaitsSequenceGaps && missingSequences(state).length > 0
+          ? (state.stopReceivedAtMs ?? 0) + gapGraceMs
+          : Number.NEGATIVE_INFINITY;
+      if (gapDeadlineMs <= Date.now()) {
+        state.outcome = decided;
+        state.ownStopUntilMs = null;
+        syncVisibility();
+        await settleOwnStop(state, decided);
+        break;
+      }
+      deadlineMs = gapDeadlineMs;
+    } else if (state.nextLifecycle.length > 0 || deadlineMs <= Date.now()) {
+      state.ownStopUntilMs = null;
+      break;
+    }
+    if (historyIsLong()) await carryOver();
+    const seen = revision;
+    await condition(
+      () => revision !== seen || state.nextLifecycle.length > 0 || historyIsLong(),
+      Math.max(1, deadlineMs - Date.now()),
+    );
+  }
+
+  // 4. Linger: absorb late and repeated deliveries; a newer start opens the next lifecycle.
   lingerUntilMs ??= Date.now() + settings.lingerMs;
   for (;;) {
     if (state.nextLifecycle.length > 0) {
@@ -252,6 +303,60 @@ async function cleanup(state: LifecycleState, registered: boolean): Promise<void
   }
 }
 
+/**
+ * The stale task's own stop arrived: its bill now ends at the stop (the ledger row amended once),
+ * its stale_task alert is resolved, and an abnormal stop raises abnormal_stop as any would.
+ */
+async function settleOwnStop(state: LifecycleState, outcome: Outcome): Promise<void> {
+  const stop = state.stop!;
+  const resolution = `the task's own transcode_stop arrived (Sequence ${stop.sequence}, Timestamp ${stop.timestamp}, StopReason ${stop.stopReason}): billed to it`;
+  await Promise.all([
+    amendStaleBilling(state),
+    resolveAlert(state, `${state.lifecycleId}:stale_task`, resolution, state.stopReceivedAtMs ?? Date.now()),
+    outcome === 'aborted'
+      ? raiseAlert(
+          state,
+          'abnormal_stop',
+          ...alertReason(state, 'abnormal_stop'),
+          `${state.lifecycleId}:abnormal_stop`,
+        )
+      : undefined,
+  ]);
+}
+
+function billingDocument(record: BillingRecord): BillingDocument {
+  return {
+    status: record.status,
+    billableSeconds: record.billableSeconds,
+    billableMinutes: record.billableMinutes,
+    lines: record.lines,
+    currency: record.currency,
+    totalCost: record.totalCost,
+    finalizedAt: record.finalizedAt,
+    ...(record.revision > 1 ? { revision: record.revision, amendedAt: record.amendedAt ?? undefined } : {}),
+  };
+}
+
+async function amendStaleBilling(state: LifecycleState): Promise<void> {
+  const endMs = state.stop?.ms;
+  // The stale bill never landed (a non-retryable failure, logged then): there is no row to amend.
+  if (state.billing.status !== 'finalized' || endMs === undefined || !Number.isFinite(endMs)) {
+    log.error('stale billing not amended', { lifecycleId: state.lifecycleId, billing: state.billing.status });
+    return;
+  }
+  try {
+    const record = await act.amendStaleBilling({
+      lifecycleId: state.lifecycleId,
+      stoppedAt: new Date(endMs).toISOString(),
+      segments: billingSegments(state),
+      endMs,
+    });
+    state.billing = billingDocument(record);
+  } catch (err) {
+    log.error('stale billing amendment failed', { lifecycleId: state.lifecycleId, error: describe(err) });
+  }
+}
+
 async function finalizeBilling(state: LifecycleState): Promise<void> {
   const billable = state.start !== null && state.outcome !== 'orphaned';
   try {
@@ -267,15 +372,7 @@ async function finalizeBilling(state: LifecycleState): Promise<void> {
       segments: billable ? billingSegments(state) : [],
       endMs: billable ? billingEndMs(state) : null,
     });
-    state.billing = {
-      status: record.status,
-      billableSeconds: record.billableSeconds,
-      billableMinutes: record.billableMinutes,
-      lines: record.lines,
-      currency: record.currency,
-      totalCost: record.totalCost,
-      finalizedAt: record.finalizedAt,
-    };
+    state.billing = billingDocument(record);
   } catch (err) {
     log.error('billing finalization failed', { lifecycleId: state.lifecycleId, error: describe(err) });
   }
@@ -340,6 +437,35 @@ async function raiseAlert(
   } catch (err) {
     record.delivery = 'failed';
     log.error('alert delivery failed', { key, error: describe(err) });
+  }
+}
+
+/**
+ * Marks the alert with this key resolved (the first resolution wins) and sends its all-clear where
+ * the alert went. Generic: any alert kind whose condition can end.
+ */
+async function resolveAlert(
+  state: LifecycleState,
+  key: string,
+  resolution: string,
+  resolvedMs: number,
+): Promise<void> {
+  const record = state.alerts.find((a) => a.key === key);
+  if (!record) return;
+  record.resolvedAt = new Date(resolvedMs).toISOString();
+  record.resolution = resolution;
+  record.resolutionDelivery = 'pending';
+  try {
+    const stored = await act.resolveAlert({ key, resolution, resolvedAt: record.resolvedAt });
+    record.resolvedAt = stored.resolvedAt ?? record.resolvedAt;
+    record.resolution = stored.resolution ?? record.resolution;
+    record.resolutionDelivery = stored.resolutionDelivery ?? 'pending';
+    if (record.resolutionDelivery !== 'not_configured') {
+      record.resolutionDelivery = (await delivery.deliverAlert({ key, resolved: true })).delivery;
+    }
+  } catch (err) {
+    record.resolutionDelivery = 'failed';
+    log.error('alert resolution failed', { key, error: describe(err) });
   }
 }
 

@@ -67,6 +67,13 @@ export interface LifecycleState {
   staleStopRequestedAtMs: number | null;
   /** Distinct callbacks that belong to the task's next lifecycle, in arrival order. */
   nextLifecycle: CallbackSignalPayload[];
+  /**
+   * Set while a stale lifecycle waits for the task's own stop: the workflow time (ms) it gives up
+   * (STALE_STOP_HORIZON after it went stale). Meanwhile the task's stop and updates still shape
+   * the lifecycle (see `awaitsOwnStop`). The workflow sets and clears it; absent in lifecycles
+   * that went stale before the wait existed (they never wait).
+   */
+  ownStopUntilMs?: number | null;
 }
 
 export type ApplyResult = 'applied' | 'duplicate' | 'next_lifecycle';
@@ -108,6 +115,7 @@ export function initialState(ids: {
     followUps: [],
     staleStopRequestedAtMs: null,
     nextLifecycle: [],
+    ownStopUntilMs: null,
   };
 }
 
@@ -155,17 +163,30 @@ function billingShape({ Width, Height, ShortEdgeAdaption }: TranscodeOutput): Tr
 }
 
 /**
+ * A stale lifecycle waiting for the task's own stop (contract: "A stale task's own stop"). Until
+ * the workflow ends the wait, callbacks shape it as before its outcome: the task's stop (with a
+ * Sequence newer than all it saw) ends its bill, updates still count, and only a new start belongs
+ * to the next lifecycle.
+ */
+export function awaitsOwnStop(state: LifecycleState): boolean {
+  return state.outcome === 'stale' && state.ownStopUntilMs != null;
+}
+
+/** Whether callbacks still change the lifecycle's facts (else they are history only). */
+function takesFacts(state: LifecycleState): boolean {
+  return state.outcome === null || awaitsOwnStop(state);
+}
+
+/**
  * Whether a distinct callback belongs to the task's next lifecycle rather than this one:
- * a start issued after this lifecycle's stop, or anything newer than a lifecycle already ended.
+ * a start issued after this lifecycle's stop, or anything newer than a lifecycle already ended
+ * (of a stale one waiting for its own stop: a start newer than all it saw).
  */
 function belongsToNextLifecycle(state: LifecycleState, cb: CallbackSignalPayload): boolean {
+  const isStart = cb.event === 'transcode_start' && !isUpdate(cb);
+  if (awaitsOwnStop(state)) return isStart && cb.sequence > (state.stop?.sequence ?? state.maxSequence);
   if (state.outcome !== null) return cb.sequence > state.maxSequence;
-  return (
-    cb.event === 'transcode_start' &&
-    !isUpdate(cb) &&
-    state.stop !== null &&
-    cb.sequence > state.stop.sequence
-  );
+  return isStart && state.stop !== null && cb.sequence > state.stop.sequence;
 }
 
 /**
@@ -177,11 +198,11 @@ export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, 
   const listed = state.events.find((e) => e.key === key);
   if (listed) {
     listed.deliveries += 1;
-    if (state.outcome === null) adoptEarlierTimestamp(state, cb, listed);
+    if (takesFacts(state)) adoptEarlierTimestamp(state, cb, listed);
     return 'duplicate';
   }
   if (hasSeen(state, cb)) {
-    if (state.outcome === null) adoptEarlierTimestamp(state, cb, undefined);
+    if (takesFacts(state)) adoptEarlierTimestamp(state, cb, undefined);
     return 'duplicate';
   }
   if (belongsToNextLifecycle(state, cb)) {
@@ -203,7 +224,11 @@ export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, 
   markSeen(state, cb);
   trimEvents(state);
   // After the outcome is decided a late callback is history only: billing and status are final.
-  if (state.outcome !== null) return 'applied';
+  if (!takesFacts(state)) return 'applied';
+  // A stale task's own stop is the next Sequence; an older stop that never came is history only.
+  if (awaitsOwnStop(state) && cb.event === 'transcode_stop' && cb.sequence <= state.maxSequence) {
+    return 'applied';
+  }
 
   state.maxSequence = Math.max(state.maxSequence, cb.sequence);
   if (cb.userId && !state.userId) state.userId = cb.userId;

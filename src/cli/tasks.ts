@@ -52,11 +52,14 @@ export async function fetchTask(
   throw replyError(reply, `task ${taskId}`);
 }
 
-function renderTask(doc: LifecycleStateDocument): string {
+export function renderTask(doc: LifecycleStateDocument): string {
   const billing = doc.billing ?? { status: 'pending' };
   const billingSummary =
     billing.status === 'finalized'
-      ? `finalized: ${billing.billableMinutes ?? 0} min, ${billing.totalCost ?? 0} ${billing.currency ?? 'CNY'}`
+      ? `finalized: ${billing.billableMinutes ?? 0} min, ${billing.totalCost ?? 0} ${billing.currency ?? 'CNY'}` +
+        (billing.revision
+          ? ` (amended to the stop at ${billing.amendedAt ?? '?'}, revision ${billing.revision})`
+          : '')
       : billing.status;
   const outputs = (doc.outputs ?? [])
     .map((o) => {
@@ -104,9 +107,11 @@ function renderTask(doc: LifecycleStateDocument): string {
   );
   if (doc.alerts && doc.alerts.length > 0) {
     text += `\nAlerts\n`;
+    // The RESOLVED column only once an alert has one (a stale task's own stop resolves stale_task).
+    const resolved = doc.alerts.some((a) => a.resolvedAt);
     text += renderTable(
-      ['KIND', 'AT', 'DELIVERY', 'MESSAGE'],
-      doc.alerts.map((a) => [a.kind, a.at, a.delivery, a.message]),
+      ['KIND', 'AT', 'DELIVERY', ...(resolved ? ['RESOLVED'] : []), 'MESSAGE'],
+      doc.alerts.map((a) => [a.kind, a.at, a.delivery, ...(resolved ? [a.resolvedAt ?? ''] : []), a.message]),
       '  ',
     );
   }

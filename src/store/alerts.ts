@@ -1,14 +1,17 @@
 /**
  * Alert log: one row per idempotency key, ever (`INSERT … ON CONFLICT (key) DO NOTHING`); a repeat
  * returns the row stored first. Delivery status is updated separately; 'delivered' is final (a late
- * 'failed' from a concurrent or retried attempt does not undo a delivery).
+ * 'failed' from a concurrent or retried attempt does not undo a delivery). An alert may be resolved
+ * once (the first resolution wins); its all-clear has a delivery status of its own, kept the same way.
  */
-import type { AlertEntry, AlertLog, Sql, StoredAlert } from './types';
+import type { AlertDelivery, AlertEntry, AlertLog, AlertMessage, Sql, StoredAlert } from './types';
 import { isoSql, jsonParam, parseJson, timestampParam } from './sql';
 
 const COLUMNS = `key, kind, app_id, task_id, user_id, workflow_id, lifecycle_id, reason,
   ${isoSql('occurred_at')} AS occurred_at, details::text AS details, ${isoSql('created_at')} AS created_at,
-  delivery, ${isoSql('delivered_at')} AS delivered_at, delivery_error`;
+  delivery, ${isoSql('delivered_at')} AS delivered_at, delivery_error,
+  ${isoSql('resolved_at')} AS resolved_at, resolution, resolution_delivery,
+  ${isoSql('resolution_delivered_at')} AS resolution_delivered_at, resolution_delivery_error`;
 
 const INSERT_SQL = `
   INSERT INTO alerts (key, kind, app_id, task_id, user_id, workflow_id, lifecycle_id, reason, occurred_at, details)
@@ -16,17 +19,29 @@ const INSERT_SQL = `
   ON CONFLICT (key) DO NOTHING
   RETURNING key`;
 
-const MARK_SQL = `
+/** The same rule for the alert's POST and its all-clear's, on their own columns. */
+function markSql(prefix: '' | 'resolution_'): string {
+  const [delivery, at, error] = [`${prefix}delivery`, `${prefix}delivered_at`, `${prefix}delivery_error`];
+  return `
   UPDATE alerts SET
-    delivery = CASE WHEN delivery = 'delivered' THEN delivery ELSE $2::text END,
-    delivered_at = CASE WHEN delivery = 'delivered' THEN delivered_at
-                        WHEN $2::text = 'delivered' THEN now() END,
-    delivery_error = CASE WHEN delivery = 'delivered' THEN delivery_error
-                          WHEN $2::text = 'delivered' THEN NULL ELSE $3::text END
-  WHERE key = $1
+    ${delivery} = CASE WHEN ${delivery} = 'delivered' THEN ${delivery} ELSE $2::text END,
+    ${at} = CASE WHEN ${delivery} = 'delivered' THEN ${at}
+                 WHEN $2::text = 'delivered' THEN now() END,
+    ${error} = CASE WHEN ${delivery} = 'delivered' THEN ${error}
+                    WHEN $2::text = 'delivered' THEN NULL ELSE $3::text END
+  WHERE key = $1 ${prefix ? 'AND resolved_at IS NOT NULL' : ''}
+  RETURNING key`;
+}
+
+const MARK_SQL: Record<AlertMessage, string> = { alert: markSql(''), resolution: markSql('resolution_') };
+
+// resolved_at IS NULL: the first resolution wins; the all-clear is then due.
+const RESOLVE_SQL = `
+  UPDATE alerts SET resolved_at = $3::timestamptz, resolution = $2, resolution_delivery = 'pending'
+  WHERE key = $1 AND resolved_at IS NULL
   RETURNING key`;
 
-const DELIVERIES = new Set<StoredAlert['delivery']>(['pending', 'delivered', 'failed', 'not_configured']);
+const DELIVERIES = new Set<AlertDelivery>(['pending', 'delivered', 'failed', 'not_configured']);
 
 interface AlertRow {
   key: string;
@@ -43,6 +58,11 @@ interface AlertRow {
   delivery: string;
   delivered_at: string | null;
   delivery_error: string | null;
+  resolved_at: string | null;
+  resolution: string | null;
+  resolution_delivery: string | null;
+  resolution_delivered_at: string | null;
+  resolution_delivery_error: string | null;
 }
 
 export class SqlAlertLog implements AlertLog {
@@ -81,11 +101,31 @@ export class SqlAlertLog implements AlertLog {
     return { alert: stored, inserted: rows.length === 1 };
   }
 
-  /** Throws when no alert has this key. */
-  async markDelivery(key: string, delivery: StoredAlert['delivery'], error?: string): Promise<void> {
+  /** Throws when no alert has this key (or, for the all-clear, none that is resolved). */
+  async markDelivery(
+    key: string,
+    delivery: AlertDelivery,
+    error?: string,
+    message: AlertMessage = 'alert',
+  ): Promise<void> {
     if (!DELIVERIES.has(delivery)) throw new TypeError(`unknown alert delivery status ${String(delivery)}`);
-    const { rows } = await this.sql.query(MARK_SQL, [key, delivery, error ?? null]);
-    if (rows.length === 0) throw new Error(`no alert recorded with key ${key}`);
+    const sql = MARK_SQL[message];
+    if (!sql) throw new TypeError(`unknown alert message ${String(message)}`);
+    const { rows } = await this.sql.query(sql, [key, delivery, error ?? null]);
+    if (rows.length === 0) {
+      throw new Error(`no ${message === 'alert' ? '' : 'resolved '}alert recorded with key ${key}`);
+    }
+  }
+
+  async resolve(key: string, resolution: string, resolvedAt: string): Promise<{ resolved: boolean }> {
+    if (typeof resolution !== 'string' || !resolution)
+      throw new TypeError('alert resolution must not be empty');
+    const at = timestampParam(resolvedAt, 'alert resolvedAt');
+    if (at === null) throw new TypeError('alert resolvedAt is required');
+    const { rows } = await this.sql.query(RESOLVE_SQL, [key, resolution, at]);
+    if (rows.length === 1) return { resolved: true };
+    if (!(await this.get(key))) throw new Error(`no alert recorded with key ${key}`);
+    return { resolved: false };
   }
 
   async list(
@@ -131,8 +171,13 @@ function toStoredAlert(row: AlertRow): StoredAlert {
     occurredAt: row.occurred_at,
     ...(details === null ? {} : { details }),
     createdAt: row.created_at,
-    delivery: row.delivery as StoredAlert['delivery'],
+    delivery: row.delivery as AlertDelivery,
     deliveredAt: row.delivered_at,
     deliveryError: row.delivery_error,
+    resolvedAt: row.resolved_at,
+    resolution: row.resolution,
+    resolutionDelivery: row.resolution_delivery as AlertDelivery | null,
+    resolutionDeliveredAt: row.resolution_delivered_at,
+    resolutionDeliveryError: row.resolution_delivery_error,
   };
 }

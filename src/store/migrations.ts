@@ -166,6 +166,48 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX callback_inbox_app_idx ON callback_inbox (app_id, id);
     `,
   },
+  {
+    version: 6,
+    name: 'alerts_resolution',
+    sql: `
+      -- An alert whose condition ended (a stale task's own stop arrived, ...): when, and how. The
+      -- all-clear sent to the alert webhook has its own delivery state, NULL until resolved.
+      ALTER TABLE alerts
+        ADD COLUMN resolved_at timestamptz,
+        ADD COLUMN resolution text,
+        ADD COLUMN resolution_delivery text
+          CHECK (resolution_delivery IN ('pending', 'delivered', 'failed', 'not_configured')),
+        ADD COLUMN resolution_delivered_at timestamptz,
+        ADD COLUMN resolution_delivery_error text;
+    `,
+  },
+  {
+    version: 7,
+    name: 'billing_amendments',
+    sql: `
+      -- A ledger row may be amended (a stale task's own stop moves its end): revision counts the
+      -- writes, 1 for the finalization. billing_lines' copies of stopped_at move with the row.
+      ALTER TABLE billing_ledger
+        ADD COLUMN revision integer NOT NULL DEFAULT 1,
+        ADD COLUMN amended_at timestamptz;
+
+      -- One row per amendment: the values it replaced. UNIQUE (lifecycle_id, reason) makes each
+      -- kind of amendment happen at most once per lifecycle, whoever retries it.
+      CREATE TABLE billing_amendments (
+        lifecycle_id              text NOT NULL REFERENCES billing_ledger (lifecycle_id) ON DELETE CASCADE,
+        revision                  integer NOT NULL,
+        reason                    text NOT NULL,
+        previous_stopped_at       timestamptz,
+        previous_billable_seconds numeric NOT NULL,
+        previous_billable_minutes bigint NOT NULL,
+        previous_total_cost       numeric NOT NULL,
+        previous_lines            jsonb NOT NULL,
+        amended_at                timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (lifecycle_id, revision),
+        UNIQUE (lifecycle_id, reason)
+      );
+    `,
+  },
 ];
 
 export interface MigrationResult {

@@ -30,17 +30,60 @@ export interface BillingRecord extends BillingResult {
   status: 'finalized' | 'not_billable';
   startedAt: string | null;
   stoppedAt: string | null;
-  /** ISO time the first (and only) write happened. */
+  /** ISO time the row was first written. */
   finalizedAt: string;
   lines: BillingLine[];
+  /** 1 as finalized; each amendment adds one. */
+  revision: number;
+  /** ISO time of the latest amendment; null while never amended. */
+  amendedAt: string | null;
 }
+
+/** What `finalize` writes: the stored record without what the database fills in. */
+export type NewBillingRecord = Omit<BillingRecord, 'finalizedAt' | 'revision' | 'amendedAt'>;
+
+/** Why a ledger row was amended; each reason applies at most once per lifecycle. */
+export type AmendmentReason = 'stale_stop';
+
+/** The new values of an amended ledger row (everything else stays as finalized). */
+export interface BillingAmendment {
+  lifecycleId: string;
+  reason: AmendmentReason;
+  stoppedAt: string | null;
+  billableSeconds: number;
+  billableMinutes: number;
+  lines: BillingLine[];
+  totalCost: number;
+}
+
+/** What an amendment replaced: the audit row of `billing_amendments`. */
+export interface StoredAmendment {
+  lifecycleId: string;
+  /** The revision the amendment produced. */
+  revision: number;
+  reason: AmendmentReason;
+  amendedAt: string;
+  previous: Pick<BillingRecord, 'stoppedAt' | 'billableSeconds' | 'billableMinutes' | 'lines' | 'totalCost'>;
+}
+
+export type AmendOutcome =
+  | { kind: 'amended' | 'already_amended'; record: BillingRecord }
+  /** No ledger row yet, or one that is not billable: nothing to amend. */
+  | { kind: 'not_found' | 'not_billable' };
 
 export interface BillingLedger {
   /**
    * Writes the lifecycle's billing once. A second call for the same lifecycleId writes nothing
    * and returns the record stored first (so activity retries are harmless).
    */
-  finalize(record: Omit<BillingRecord, 'finalizedAt'>): Promise<{ record: BillingRecord; inserted: boolean }>;
+  finalize(record: NewBillingRecord): Promise<{ record: BillingRecord; inserted: boolean }>;
+  /**
+   * Replaces the row's stop time, totals and lines in one transaction, keeping the replaced values
+   * in `billing_amendments` and bumping `revision`; at most once per (lifecycle, reason): a repeat
+   * writes nothing and returns the stored record as `already_amended`.
+   */
+  amend(amendment: BillingAmendment): Promise<AmendOutcome>;
+  amendments(lifecycleId: string): Promise<StoredAmendment[]>;
   get(lifecycleId: string): Promise<BillingRecord | null>;
 }
 
@@ -59,17 +102,35 @@ export interface AlertEntry {
   details?: Record<string, unknown>;
 }
 
+export type AlertDelivery = 'pending' | 'delivered' | 'failed' | 'not_configured';
+
 export interface StoredAlert extends AlertEntry {
   createdAt: string;
-  delivery: 'pending' | 'delivered' | 'failed' | 'not_configured';
+  delivery: AlertDelivery;
   deliveredAt: string | null;
   deliveryError: string | null;
+  /** ISO time the alert's condition ended; null while unresolved. */
+  resolvedAt: string | null;
+  /** How it ended, in words. */
+  resolution: string | null;
+  /** Delivery of the all-clear to the alert webhook; null while unresolved. */
+  resolutionDelivery: AlertDelivery | null;
+  resolutionDeliveredAt: string | null;
+  resolutionDeliveryError: string | null;
 }
+
+/** Which POST of an alert a delivery status is about: the alert itself, or its all-clear. */
+export type AlertMessage = 'alert' | 'resolution';
 
 export interface AlertLog {
   record(alert: AlertEntry): Promise<{ alert: StoredAlert; inserted: boolean }>;
   get(key: string): Promise<StoredAlert | null>;
-  markDelivery(key: string, delivery: StoredAlert['delivery'], error?: string): Promise<void>;
+  markDelivery(key: string, delivery: AlertDelivery, error?: string, message?: AlertMessage): Promise<void>;
+  /**
+   * Marks the alert resolved (its all-clear delivery 'pending'). Idempotent: the first resolution
+   * wins, later calls change nothing and return `{ resolved: false }`. Throws for an unknown key.
+   */
+  resolve(key: string, resolution: string, resolvedAt: string): Promise<{ resolved: boolean }>;
   /** Oldest first, unless `newestFirst`; all of them unless `limit`. */
   list(filter?: {
     appId?: string;

@@ -362,6 +362,113 @@ describe.each(backends)('lifecycle activities on %s', (_name, open) => {
   });
 
   // -------------------------------------------------------------------------------------------
+  describe('amendStaleBilling', () => {
+    const SD_OUTPUT = { StreamId: 'out-360', Width: 640, Height: 360 };
+    /** A stale task billed to its deadline (20 min, HD), whose own stop came after 60 min. */
+    function staleLifecycle() {
+      const finalize = billingInput({
+        stoppedAt: new Date(START_MS + 1_200_000).toISOString(),
+        endMs: START_MS + 1_200_000,
+      });
+      const amend = {
+        lifecycleId: finalize.lifecycleId,
+        stoppedAt: new Date(START_MS + 3_600_000).toISOString(),
+        // An update switched to SD after the stale deadline: it counts too.
+        segments: [
+          { fromMs: START_MS, outputs: [HD_OUTPUT] },
+          { fromMs: START_MS + 1_800_000, outputs: [SD_OUTPUT] },
+        ],
+        endMs: START_MS + 3_600_000,
+      };
+      return { finalize, amend };
+    }
+
+    it('recomputes the bill to the stop, once, keeping the stale bill as the previous values', async () => {
+      const { finalize, amend } = staleLifecycle();
+      const { finalizeBilling, amendStaleBilling, lines } = activities();
+      const stale = await finalizeBilling(finalize);
+      expect(stale).toMatchObject({ billableMinutes: 20, totalCost: 0.5, revision: 1 });
+
+      const amended = await amendStaleBilling(amend);
+      expect(amended).toEqual({
+        ...stale,
+        stoppedAt: amend.stoppedAt,
+        billableSeconds: 3600,
+        billableMinutes: 60,
+        lines: [
+          { tier: 'sd', seconds: 1800, minutes: 30, cost: 0.36 },
+          { tier: 'hd', seconds: 1800, minutes: 30, cost: 0.75 },
+        ],
+        totalCost: 1.11,
+        revision: 2,
+        amendedAt: expect.any(String),
+      });
+      expect(await db.ledger.get(finalize.lifecycleId)).toEqual(amended);
+      expect(await ledgerRowCount(finalize.lifecycleId)).toBe(1);
+      expect(await db.ledger.amendments(finalize.lifecycleId)).toEqual([
+        expect.objectContaining({
+          revision: 2,
+          reason: 'stale_stop',
+          previous: {
+            stoppedAt: stale.stoppedAt,
+            billableSeconds: 1200,
+            billableMinutes: 20,
+            totalCost: 0.5,
+            lines: stale.lines,
+          },
+        }),
+      ]);
+      expect(lines.filter((l) => l.lifecycleId === finalize.lifecycleId).map((l) => l.msg)).toEqual([
+        'billing finalized',
+        'stale billing amended to the task’s own stop',
+      ]);
+    });
+
+    it('a retry (lost reply, other prices, other input) finds the amendment done and returns it', async () => {
+      const { finalize, amend } = staleLifecycle();
+      await activities().finalizeBilling(finalize);
+      const first = await activities().amendStaleBilling(amend);
+      const retry = activities({ prices: DOUBLE_PRICES });
+      const env = activityEnv({ activityType: 'amendStaleBilling', attempt: 2 });
+      expect(await env.run(retry.amendStaleBilling, { ...amend, endMs: amend.endMs + 600_000 })).toEqual(
+        first,
+      );
+      expect(retry.lines.find((l) => l.lifecycleId === finalize.lifecycleId)?.msg).toBe(
+        'stale billing already amended',
+      );
+      expect(await db.ledger.amendments(finalize.lifecycleId)).toHaveLength(1);
+    });
+
+    it('under 5 concurrent calls amends once; every caller gets the same record', async () => {
+      const { finalize, amend } = staleLifecycle();
+      await activities().finalizeBilling(finalize);
+      const records = await Promise.all(
+        [ZEGO_LIST_PRICES, DOUBLE_PRICES, ZEGO_LIST_PRICES, DOUBLE_PRICES, DOUBLE_PRICES].map((prices) =>
+          activities({ prices }).amendStaleBilling(amend),
+        ),
+      );
+      for (const r of records) expect(r).toEqual(records[0]);
+      expect(records[0].revision).toBe(2);
+      expect(await db.ledger.amendments(finalize.lifecycleId)).toHaveLength(1);
+    });
+
+    it('fails non-retryably when there is nothing to amend (no row, or a not-billable one)', async () => {
+      const { finalize, amend } = staleLifecycle();
+      const missing = await failureOf(activities().amendStaleBilling(amend));
+      expect(missing).toMatchObject({ nonRetryable: true, type: 'BillingNotAmendable' });
+      expect(await db.ledger.get(finalize.lifecycleId)).toBeNull();
+
+      await activities().finalizeBilling({ ...finalize, billable: false, segments: [], endMs: null });
+      const notBillable = await failureOf(activities().amendStaleBilling(amend));
+      expect(notBillable).toMatchObject({ nonRetryable: true, type: 'BillingNotAmendable' });
+      expect(await db.ledger.get(finalize.lifecycleId)).toMatchObject({
+        status: 'not_billable',
+        revision: 1,
+      });
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------
   describe('registerActiveTask / cleanupTask', () => {
     it('removes only the row of its own lifecycle', async () => {
       const { registerActiveTask, cleanupTask } = activities();
@@ -600,6 +707,98 @@ describe.each(backends)('lifecycle activities on %s', (_name, open) => {
       expect(failure.nonRetryable).toBe(true);
       expect(failure.type).toBe('AlertNotFound');
       expect(receiver.requests).toHaveLength(0);
+    });
+
+    it('resolves an alert once and sends its all-clear to the same webhook, keyed <key>:resolved', async () => {
+      const { recordAlert, resolveAlert, deliverAlert, lines } = activities({
+        alertWebhookUrl: receiver.url,
+      });
+      const entry = alertEntry({ kind: 'stale_task', key: uid('stale_task') });
+      const stored = await recordAlert(entry);
+      expect(await deliverAlert({ key: entry.key })).toEqual({ delivery: 'delivered' });
+      const unresolved = await failureOf(deliverAlert({ key: entry.key, resolved: true }));
+      expect(unresolved).toMatchObject({ nonRetryable: true, type: 'AlertNotFound' });
+
+      const resolution = {
+        key: entry.key,
+        resolution: 'the task’s own stop arrived',
+        resolvedAt: entry.occurredAt,
+      };
+      const resolved = await resolveAlert(resolution);
+      expect(resolved).toMatchObject({
+        resolvedAt: entry.occurredAt,
+        resolution: 'the task’s own stop arrived',
+        resolutionDelivery: 'pending',
+        delivery: 'delivered',
+      });
+      expect(await resolveAlert({ ...resolution, resolution: 'a retry says otherwise' })).toEqual(resolved);
+      expect(lines.filter((l) => l.key === entry.key && /resolved/.test(l.msg))).toHaveLength(1);
+
+      receiver.respondWith({ status: 503 }, { status: 200 });
+      expect((await failureOf(deliverAlert({ key: entry.key, resolved: true }))).nonRetryable).toBe(false);
+      expect(await deliverAlert({ key: entry.key, resolved: true })).toEqual({ delivery: 'delivered' });
+      expect(await deliverAlert({ key: entry.key, resolved: true })).toEqual({ delivery: 'delivered' });
+      const allClear = receiver.requests.slice(1);
+      expect(allClear).toHaveLength(2);
+      const expectedBody = {
+        kind: 'stale_task',
+        appId: entry.appId,
+        taskId: entry.taskId,
+        userId: entry.userId,
+        workflowId: entry.workflowId,
+        lifecycleId: entry.lifecycleId,
+        reason: entry.reason,
+        occurredAt: entry.occurredAt,
+        recordedAt: stored.createdAt,
+        idempotencyKey: `${entry.key}:resolved`,
+        details: entry.details,
+        resolved: true,
+        resolvedAt: entry.occurredAt,
+        resolution: 'the task’s own stop arrived',
+      };
+      for (const req of allClear) {
+        expect(req.headers['idempotency-key']).toBe(`${entry.key}:resolved`);
+        expect(JSON.parse(req.body)).toEqual(expectedBody);
+      }
+      expect(await db.alerts.get(entry.key)).toMatchObject({
+        delivery: 'delivered',
+        resolutionDelivery: 'delivered',
+        resolutionDeliveryError: null,
+      });
+    });
+
+    it("without a webhook the all-clear is 'not_configured'; an unknown key fails non-retryably", async () => {
+      const { recordAlert, resolveAlert, deliverAlert } = activities();
+      const entry = alertEntry({ kind: 'stale_task', key: uid('stale_task') });
+      await recordAlert(entry);
+      expect(
+        await resolveAlert({ key: entry.key, resolution: 'stopped', resolvedAt: entry.occurredAt }),
+      ).toMatchObject({ resolution: 'stopped', resolutionDelivery: 'not_configured' });
+      expect(await deliverAlert({ key: entry.key, resolved: true })).toEqual({ delivery: 'not_configured' });
+      const unknown = await failureOf(
+        resolveAlert({ key: uid('missing'), resolution: 'stopped', resolvedAt: entry.occurredAt }),
+      );
+      expect(unknown).toMatchObject({ nonRetryable: true, type: 'AlertNotFound' });
+      expect(receiver.requests).toHaveLength(0);
+    });
+
+    it("marks the all-clear 'failed' on Temporal's last attempt, leaving the alert's own delivery alone", async () => {
+      const { recordAlert, resolveAlert, deliverAlert } = activities({ alertWebhookUrl: receiver.url });
+      const entry = alertEntry({ kind: 'stale_task', key: uid('stale_task') });
+      await recordAlert(entry);
+      await resolveAlert({ key: entry.key, resolution: 'stopped', resolvedAt: entry.occurredAt });
+      receiver.respondWith({ status: 503 });
+      const last = activityEnv({
+        activityType: 'deliverAlert',
+        attempt: 3,
+        retryPolicy: { maximumAttempts: 3 },
+      });
+      expect((await failureOf(last.run(deliverAlert, { key: entry.key, resolved: true }))).nonRetryable).toBe(
+        false,
+      );
+      const stored = await db.alerts.get(entry.key);
+      expect(stored).toMatchObject({ delivery: 'pending', resolutionDelivery: 'failed' });
+      expect(stored?.resolutionDeliveryError).toContain('503');
     });
 
     it('records and delivers inside an activity context, and stops a POST when cancelled', async () => {

@@ -249,6 +249,8 @@ describe('lifecycle scenarios (PostgreSQL)', () => {
       lines: [expect.objectContaining({ tier: 'hd', minutes: 20 })],
     });
     expect(doc.cleanup.status).toBe('done');
+    // Billed to the deadline until its own stop arrives: it waits open (stale-stop.test.ts).
+    expect(doc.closed).toBe(false);
   });
 
   it('a late duplicate after the lifecycle closed changes nothing and starts nothing', async () => {

@@ -16,12 +16,14 @@ import {
   PostgresNonceStore,
   runMigrations,
   type AlertEntry,
+  type BillingAmendment,
   type BillingRecord,
   type Database,
   type NonceBinding,
   type NonceStore,
   type SqlClient,
 } from '../../src/store';
+import { isoSql } from '../../src/store/sql';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 import { embeddedBackend, postgresBackend } from '../helpers/store-backends';
 
@@ -106,6 +108,7 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
         expect.arrayContaining([
           'active_tasks',
           'alerts',
+          'billing_amendments',
           'billing_ledger',
           'billing_lines',
           'callback_nonces',
@@ -159,7 +162,12 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
       const input = billing('lc-ledger-1');
       const first = await db.ledger.finalize(input);
       expect(first.inserted).toBe(true);
-      expect(first.record).toEqual({ ...input, finalizedAt: expect.stringMatching(ISO_MS) });
+      expect(first.record).toEqual({
+        ...input,
+        finalizedAt: expect.stringMatching(ISO_MS),
+        revision: 1,
+        amendedAt: null,
+      });
       expect(first.record.lines.map((l) => l.cost)).toEqual([0.25, 12.6, 0.000123]);
       expect(await db.ledger.get('lc-ledger-1')).toEqual(first.record);
 
@@ -206,7 +214,12 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
       });
       const { record, inserted } = await db.ledger.finalize(input);
       expect(inserted).toBe(true);
-      expect(record).toEqual({ ...input, finalizedAt: expect.stringMatching(ISO_MS) });
+      expect(record).toEqual({
+        ...input,
+        finalizedAt: expect.stringMatching(ISO_MS),
+        revision: 1,
+        amendedAt: null,
+      });
       expect((await db.ledger.finalize(input)).inserted).toBe(false);
     });
 
@@ -258,6 +271,149 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
     });
   });
 
+  describe('billing amendments', () => {
+    const amendment = (lifecycleId: string, overrides: Partial<BillingAmendment> = {}): BillingAmendment => ({
+      lifecycleId,
+      reason: 'stale_stop',
+      stoppedAt: '2023-11-15T08:00:00.000Z',
+      billableSeconds: 36000,
+      billableMinutes: 600,
+      lines: [{ tier: 'sd', seconds: 36000, minutes: 600, cost: 7.2 }],
+      totalCost: 7.2,
+      ...overrides,
+    });
+    const linesOf = async (lifecycleId: string) =>
+      (
+        await db.sql.query<{ tier: string; day: string; cost: string }>(
+          `SELECT tier, ${isoSql('stopped_at')} AS day, cost::text AS cost
+           FROM billing_lines WHERE lifecycle_id = $1 ORDER BY line_no`,
+          [lifecycleId],
+        )
+      ).rows;
+
+    test('amend replaces stop, totals and lines once, bumps the revision and keeps what it replaced', async () => {
+      const finalized = (await db.ledger.finalize(billing('lc-amend'))).record;
+      const first = await db.ledger.amend(amendment('lc-amend'));
+      expect(first).toEqual({
+        kind: 'amended',
+        record: {
+          ...finalized,
+          stoppedAt: '2023-11-15T08:00:00.000Z',
+          billableSeconds: 36000,
+          billableMinutes: 600,
+          lines: [{ tier: 'sd', seconds: 36000, minutes: 600, cost: 7.2 }],
+          totalCost: 7.2,
+          revision: 2,
+          amendedAt: expect.stringMatching(ISO_MS),
+        },
+      });
+      // The lines carry the new stop time: usage reports count the lifecycle at its new stoppedAt.
+      expect(await linesOf('lc-amend')).toEqual([
+        { tier: 'sd', day: '2023-11-15T08:00:00.000Z', cost: '7.2' },
+      ]);
+      expect(await db.ledger.amendments('lc-amend')).toEqual([
+        {
+          lifecycleId: 'lc-amend',
+          revision: 2,
+          reason: 'stale_stop',
+          amendedAt: expect.stringMatching(ISO_MS),
+          previous: {
+            stoppedAt: finalized.stoppedAt,
+            billableSeconds: finalized.billableSeconds,
+            billableMinutes: finalized.billableMinutes,
+            totalCost: finalized.totalCost,
+            lines: finalized.lines,
+          },
+        },
+      ]);
+
+      // A retry (even with other values) finds the amendment done; so does a late finalize.
+      const repeat = await db.ledger.amend(amendment('lc-amend', { totalCost: 1, billableMinutes: 1 }));
+      expect(repeat).toEqual({
+        kind: 'already_amended',
+        record: (first as { record: BillingRecord }).record,
+      });
+      expect(await db.ledger.finalize(billing('lc-amend'))).toEqual({
+        record: (first as { record: BillingRecord }).record,
+        inserted: false,
+      });
+      expect(await db.ledger.amendments('lc-amend')).toHaveLength(1);
+    });
+
+    test('nothing to amend: an unknown lifecycle, a not-billable row; bad input writes nothing', async () => {
+      expect(await db.ledger.amend(amendment('lc-amend-unknown'))).toEqual({ kind: 'not_found' });
+      await db.ledger.finalize(
+        billing('lc-amend-nb', {
+          status: 'not_billable',
+          billableSeconds: 0,
+          billableMinutes: 0,
+          lines: [],
+          totalCost: 0,
+        }),
+      );
+      expect(await db.ledger.amend(amendment('lc-amend-nb'))).toEqual({ kind: 'not_billable' });
+      expect(await db.ledger.amendments('lc-amend-nb')).toEqual([]);
+
+      const finalized = (await db.ledger.finalize(billing('lc-amend-bad'))).record;
+      await expect(db.ledger.amend(amendment('lc-amend-bad', { totalCost: Number.NaN }))).rejects.toThrow(
+        /totalCost/,
+      );
+      await expect(
+        db.ledger.amend(amendment('lc-amend-bad', { reason: 'whatever' as BillingAmendment['reason'] })),
+      ).rejects.toThrow(/reason/);
+      expect(await db.ledger.get('lc-amend-bad')).toEqual(finalized);
+    });
+
+    test('an amendment that fails part-way (a crash mid-transaction) leaves no trace; the retry amends', async () => {
+      const finalized = (await db.ledger.finalize(billing('lc-amend-crash'))).record;
+      // The last step fails, after the audit row and the ledger update were written.
+      await db.sql.query(`
+        CREATE FUNCTION fail_amend() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'worker died mid-amendment'; END $$`);
+      await db.sql.query(`
+        CREATE TRIGGER fail_amend BEFORE INSERT ON billing_lines FOR EACH ROW
+        WHEN (NEW.lifecycle_id = 'lc-amend-crash') EXECUTE FUNCTION fail_amend()`);
+      try {
+        await expect(db.ledger.amend(amendment('lc-amend-crash'))).rejects.toThrow(/mid-amendment/);
+      } finally {
+        await db.sql.query('DROP TRIGGER fail_amend ON billing_lines');
+        await db.sql.query('DROP FUNCTION fail_amend()');
+      }
+      expect(await db.ledger.get('lc-amend-crash')).toEqual(finalized);
+      expect(await db.ledger.amendments('lc-amend-crash')).toEqual([]);
+      expect((await db.ledger.amend(amendment('lc-amend-crash'))).kind).toBe('amended');
+      expect((await db.ledger.get('lc-amend-crash'))?.revision).toBe(2);
+    });
+
+    test('concurrent amendments of one lifecycle: one amends, every caller gets the same record', async () => {
+      await db.ledger.finalize(billing('lc-amend-race'));
+      const extra: Database[] = [];
+      for (let i = 1; i < backend.maxHandles; i++) extra.push(await backend.open());
+      const handles = [db, ...extra];
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            handles[i % handles.length].ledger.amend(
+              amendment('lc-amend-race', {
+                totalCost: i + 1,
+                lines: [{ tier: 'sd', seconds: 60, minutes: 1, cost: i + 1 }],
+              }),
+            ),
+          ),
+        );
+        expect(results.filter((r) => r.kind === 'amended')).toHaveLength(1);
+        expect(results.filter((r) => r.kind === 'already_amended')).toHaveLength(11);
+        const records = results.map((r) => (r as { record: BillingRecord }).record);
+        for (const r of records) expect(r).toEqual(records[0]);
+        expect(records[0].revision).toBe(2);
+        expect(await db.ledger.amendments('lc-amend-race')).toHaveLength(1);
+        expect(await linesOf('lc-amend-race')).toHaveLength(1);
+      } finally {
+        await Promise.all(extra.map((h) => h.close()));
+      }
+    });
+  });
+
   describe('alert log', () => {
     test('record is insert-once by key', async () => {
       const entry = alert('alert-1');
@@ -269,6 +425,11 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
         delivery: 'pending',
         deliveredAt: null,
         deliveryError: null,
+        resolvedAt: null,
+        resolution: null,
+        resolutionDelivery: null,
+        resolutionDeliveredAt: null,
+        resolutionDeliveryError: null,
       });
       const again = await db.alerts.record(
         alert('alert-1', { reason: 'something else', details: undefined }),
@@ -315,6 +476,68 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
       });
 
       await expect(db.alerts.markDelivery('alert-missing', 'delivered')).rejects.toThrow(/alert-missing/);
+    });
+
+    test('resolve: the first resolution wins; its all-clear has a delivery status of its own', async () => {
+      await db.alerts.record(alert('alert-resolve', { taskId: 'task-resolve', kind: 'stale_task' }));
+      const get = async () => (await db.alerts.get('alert-resolve'))!;
+      await expect(
+        db.alerts.markDelivery('alert-resolve', 'delivered', undefined, 'resolution'),
+      ).rejects.toThrow(/no resolved alert/);
+
+      expect(
+        await db.alerts.resolve('alert-resolve', 'the task stopped', '2023-11-15T08:00:00.000Z'),
+      ).toEqual({
+        resolved: true,
+      });
+      expect(await get()).toMatchObject({
+        resolvedAt: '2023-11-15T08:00:00.000Z',
+        resolution: 'the task stopped',
+        resolutionDelivery: 'pending',
+        resolutionDeliveredAt: null,
+        resolutionDeliveryError: null,
+        delivery: 'pending',
+      });
+      expect(await db.alerts.resolve('alert-resolve', 'something else', '2023-11-16T00:00:00.000Z')).toEqual({
+        resolved: false,
+      });
+      expect(await get()).toMatchObject({
+        resolvedAt: '2023-11-15T08:00:00.000Z',
+        resolution: 'the task stopped',
+      });
+
+      await db.alerts.markDelivery('alert-resolve', 'failed', 'HTTP 503', 'resolution');
+      expect(await get()).toMatchObject({
+        resolutionDelivery: 'failed',
+        resolutionDeliveryError: 'HTTP 503',
+      });
+      await db.alerts.markDelivery('alert-resolve', 'delivered', undefined, 'resolution');
+      await db.alerts.markDelivery('alert-resolve', 'failed', 'late failure', 'resolution');
+      const resolved = await get();
+      expect(resolved).toMatchObject({ resolutionDelivery: 'delivered', resolutionDeliveryError: null });
+      expect(resolved.resolutionDeliveredAt).toMatch(ISO_MS);
+      // The alert's own delivery is untouched by its all-clear's.
+      expect(resolved).toMatchObject({ delivery: 'pending', deliveredAt: null });
+
+      await expect(db.alerts.resolve('alert-unknown', 'x', '2023-11-15T08:00:00.000Z')).rejects.toThrow(
+        /alert-unknown/,
+      );
+      await expect(db.alerts.resolve('alert-resolve', '', '2023-11-15T08:00:00.000Z')).rejects.toThrow(
+        TypeError,
+      );
+      await expect(db.alerts.resolve('alert-resolve', 'x', 'later')).rejects.toThrow(/resolvedAt/);
+    });
+
+    test('concurrent resolutions of one alert: exactly one resolves', async () => {
+      await db.alerts.record(alert('alert-resolve-race'));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          db.alerts.resolve('alert-resolve-race', `resolution ${i}`, '2023-11-15T08:00:00.000Z'),
+        ),
+      );
+      expect(results.filter((r) => r.resolved)).toHaveLength(1);
+      const winner = results.findIndex((r) => r.resolved);
+      expect((await db.alerts.get('alert-resolve-race'))?.resolution).toBe(`resolution ${winner}`);
     });
 
     test('list filters by app, task and kind, ordered by occurrence', async () => {

@@ -13,7 +13,7 @@ import { loadServerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startHttpService } from '../../src/main/services';
 import { openDatabase } from '../../src/store';
-import type { BillingRecord, Database } from '../../src/store/types';
+import type { BillingRecord, Database, NewBillingRecord } from '../../src/store/types';
 import { usageReport, type UsageQuery, type UsageReport } from '../../src/store/usage';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import type { BillingLine } from '../../src/zego/billing-types';
@@ -40,7 +40,7 @@ function fixtures() {
     stoppedAt: string,
     lines: Line[],
     status: BillingRecord['status'] = 'finalized',
-  ): Omit<BillingRecord, 'finalizedAt'> => ({
+  ): NewBillingRecord => ({
     lifecycleId: `usage-${run}-${n}`,
     workflowId: `wf-${run}-${n}`,
     appId,
@@ -74,7 +74,7 @@ function fixtures() {
   return { appA, appB, records };
 }
 
-async function load(db: Database, records: Omit<BillingRecord, 'finalizedAt'>[]): Promise<void> {
+async function load(db: Database, records: NewBillingRecord[]): Promise<void> {
   for (const r of records) {
     const { inserted } = await db.ledger.finalize(r);
     expect(inserted).toBe(true);
@@ -233,6 +233,27 @@ describe.each(backends)('usage reports on $kind', (backend) => {
       expect(unknown.rows).toEqual([]);
       // u3's orphaned stop is in the ledger but never in a report.
       expect((await report({ groupBy: 'user' })).rows.some((r) => r.group === 'u3')).toBe(false);
+    });
+
+    test('an amended lifecycle (a stale task’s own stop) counts once, at its new stoppedAt', async () => {
+      const appC = `${appA}7`;
+      const stale = { ...records[0], lifecycleId: `${records[0].lifecycleId}-amended`, appId: appC };
+      await load(db, [stale]);
+      const before = await report({ appId: appC });
+      expect(before.rows).toEqual([{ group: '2024-03-01', tier: 'hd', ...amounts(600, 10, 0.25, 1) }]);
+      const amended = await db.ledger.amend({
+        lifecycleId: stale.lifecycleId,
+        reason: 'stale_stop',
+        stoppedAt: '2024-03-02T10:00:00.000Z',
+        billableSeconds: 87000,
+        billableMinutes: 1450,
+        lines: [line('hd', 87000, 1450, 36.25)],
+        totalCost: 36.25,
+      });
+      expect(amended.kind).toBe('amended');
+      const after = await report({ appId: appC });
+      expect(after.rows).toEqual([{ group: '2024-03-02', tier: 'hd', ...amounts(87000, 1450, 36.25, 1) }]);
+      expect(after.totals.lifecycles).toBe(1);
     });
 
     test('rejects a malformed query', async () => {

@@ -113,6 +113,7 @@ describe('config defaults', () => {
       callbackBacklogAlertAfterMs: 5 * 60_000,
       relayConcurrency: 32,
       alertWebhookUrl: undefined,
+      staleStopHorizonMs: 7 * 86_400_000,
     });
   });
 
@@ -130,6 +131,7 @@ describe('config defaults', () => {
       continueAsNewAfterEvents: 2000,
       staleStopGraceMs: 120_000,
       sequenceGapGraceMs: 90_000,
+      staleStopHorizonMs: 7 * 86_400_000,
       alertWebhookUrl: undefined,
       taskFinishedWebhookUrl: undefined,
       maxCachedWorkflows: 300,
@@ -245,6 +247,7 @@ describe('config values', () => {
           CONTINUE_AS_NEW_AFTER_EVENTS: '300',
           STALE_STOP_GRACE: '90s',
           SEQUENCE_GAP_GRACE: '0s',
+          STALE_STOP_HORIZON: '30d',
         }),
       ),
     ).toEqual({
@@ -254,6 +257,7 @@ describe('config values', () => {
       continueAsNewAfterEvents: 300,
       staleStopGraceMs: 90_000,
       sequenceGapGraceMs: 0,
+      staleStopHorizonMs: 30 * 86_400_000,
     });
     expect(lifecycleSettings(loadServerConfig({ ...SERVER_ENV, LIFECYCLE_LINGER: '2s' })).lingerMs).toBe(
       2000,
@@ -327,6 +331,13 @@ describe('durations', () => {
   it.each([['0'], ['0s'], ['-5m'], ['0.1ms']])('%j is not positive', (text) => {
     const err = configError(() => loadWorkerConfig({ MAX_TASK_DURATION: text }));
     expect(err.message).toMatch(/^MAX_TASK_DURATION: ".*" must be a positive duration/);
+  });
+
+  it('STALE_STOP_HORIZON may be 0 (no wait) or longer than a Node timer, but not negative', () => {
+    expect(loadWorkerConfig({ STALE_STOP_HORIZON: '0s' }).staleStopHorizonMs).toBe(0);
+    expect(loadWorkerConfig({ STALE_STOP_HORIZON: '30d' }).staleStopHorizonMs).toBe(30 * 86_400_000);
+    const err = configError(() => loadWorkerConfig({ STALE_STOP_HORIZON: '-1d' }));
+    expect(err.message).toMatch(/^STALE_STOP_HORIZON: "-1d" must be a positive duration/);
   });
 
   it('HANDOFF_TIMEOUT must fit a timer', () => {

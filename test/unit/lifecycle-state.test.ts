@@ -1,6 +1,7 @@
 import type { CallbackSignalPayload } from '../../workflows/definitions';
 import {
   applyCallback,
+  awaitsOwnStop,
   billingEndMs,
   billingSegments,
   callbackKey,
@@ -202,6 +203,100 @@ describe('lifecycle state machine', () => {
   it('callbackKey is (Event, Sequence, Status)', () => {
     expect(callbackKey(start())).toBe('transcode_start:0:TranscodeStarted');
     expect(callbackKey(stop())).toBe('transcode_stop:1:TranscodeStopped');
+  });
+});
+
+describe('a stale lifecycle waiting for its own stop', () => {
+  const STALE_AT_MS = (T0 + 1200) * 1000;
+  /** Started at T0, declared stale at its 20-minute deadline, waiting (as the workflow sets it). */
+  function staleWaiting(): LifecycleState {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    s.outcome = 'stale';
+    s.staleAtMs = STALE_AT_MS;
+    s.ownStopUntilMs = 7 * 86_400_000;
+    return s;
+  }
+
+  it('the task’s stop with a newer Sequence is its own: it completes the lifecycle', () => {
+    const s = staleWaiting();
+    expect(awaitsOwnStop(s)).toBe(true);
+    const own = stop({ sequence: 1, timestamp: String(T0 + 36_000) });
+    expect(applyCallback(s, own, 5_000)).toBe('applied');
+    expect(s.nextLifecycle).toEqual([]);
+    expect(s.stop).toMatchObject({ sequence: 1, ms: (T0 + 36_000) * 1000, stopReason: 0 });
+    expect(s.stopReceivedAtMs).toBe(5_000);
+    expect(s.maxSequence).toBe(1);
+    expect(decidedByCallbacks(s)).toBe('stopped');
+    // Still stale (billed to the deadline) until the workflow ends the wait.
+    expect(statusOf(s)).toBe('stale');
+    expect(billingEndMs(s)).toBe(STALE_AT_MS);
+    expect(applyCallback(s, { ...own, nonce: 'again' }, 6_000)).toBe('duplicate');
+    expect(s.events.find((e) => e.event === 'transcode_stop')?.deliveries).toBe(2);
+
+    s.outcome = 'stopped';
+    s.ownStopUntilMs = null;
+    expect(billingEndMs(s)).toBe((T0 + 36_000) * 1000);
+    expect(toDocument(s, 'r', false)).toMatchObject({
+      status: 'stopped',
+      stoppedAt: new Date((T0 + 36_000) * 1000).toISOString(),
+      durationSeconds: 36_000,
+      stopReason: 0,
+    });
+    // Once completed, later callbacks are history or the next lifecycle, as after any stop.
+    expect(applyCallback(s, update(2, T0 + 40_000), 0)).toBe('next_lifecycle');
+  });
+
+  it('an abnormal own stop (StopReason 1) decides aborted', () => {
+    const s = staleWaiting();
+    applyCallback(s, stop({ sequence: 1, stopReason: 1, timestamp: String(T0 + 7200) }), 0);
+    expect(decidedByCallbacks(s)).toBe('aborted');
+  });
+
+  it('updates sent after the stale deadline still open billing segments, up to the stop', () => {
+    const s = staleWaiting();
+    expect(applyCallback(s, update(1, T0 + 1800, FHD), 0)).toBe('applied');
+    expect(s.outputs).toEqual(FHD);
+    applyCallback(s, stop({ sequence: 2, timestamp: String(T0 + 3600) }), 0);
+    expect(billingSegments(s).map((seg) => [seg.fromMs, seg.outputs])).toEqual([
+      [T0 * 1000, [{ Width: 1280, Height: 720 }]],
+      [(T0 + 1800) * 1000, [{ Width: 1920, Height: 1080 }]],
+    ]);
+    expect(missingSequences(s)).toEqual([]);
+  });
+
+  it('a new start with a newer Sequence is the task’s next lifecycle, not this one’s stop', () => {
+    const s = staleWaiting();
+    const next = start({ sequence: 1, nonce: 'next', timestamp: String(T0 + 90_000) });
+    expect(applyCallback(s, next, 0)).toBe('next_lifecycle');
+    expect(s.nextLifecycle).toEqual([next]);
+    expect(s.start?.sequence).toBe(0);
+    expect(s.stop).toBeNull();
+  });
+
+  it('a stop whose Sequence is not newer than all the lifecycle saw is history only', () => {
+    const s = staleWaiting();
+    applyCallback(s, update(3, T0 + 1300), 0);
+    expect(applyCallback(s, stop({ sequence: 2 }), 0)).toBe('applied');
+    expect(s.stop).toBeNull();
+    expect(s.events.map((e) => e.sequence)).toEqual([0, 3, 2]);
+  });
+
+  it('a stale lifecycle that does not wait (older ones, no start, no horizon) sends the stop to the next lifecycle', () => {
+    const s = staleWaiting();
+    delete s.ownStopUntilMs; // as carried over from a lifecycle that went stale before the wait existed
+    expect(awaitsOwnStop(s)).toBe(false);
+    expect(applyCallback(s, stop({ sequence: 1 }), 0)).toBe('next_lifecycle');
+    expect(s.stop).toBeNull();
+    expect(applyCallback(s, update(0, T0 + 10, FHD), 0)).toBe('applied');
+    expect(s.segments).toHaveLength(1);
+  });
+
+  it('an earlier-signed duplicate of its stop moves the stop back while waiting', () => {
+    const s = staleWaiting();
+    applyCallback(s, stop({ sequence: 1, timestamp: String(T0 + 36_000) }), 0);
+    applyCallback(s, stop({ sequence: 1, timestamp: String(T0 + 35_990), nonce: 'earlier' }), 0);
+    expect(s.stop?.ms).toBe((T0 + 35_990) * 1000);
   });
 });
 

@@ -95,7 +95,9 @@ describe('localError', () => {
 
 describe('MIGRATIONS', () => {
   test('are numbered 1..n without gaps and uniquely named', () => {
-    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(
+      Array.from({ length: MIGRATIONS.length }, (_, i) => i + 1),
+    );
     expect(new Set(MIGRATIONS.map((m) => m.name)).size).toBe(MIGRATIONS.length);
   });
 });

@@ -183,6 +183,40 @@ describe('computeBilling', () => {
     ]);
   });
 
+  it('a stale bill and its amendment: the same segments to the stale deadline, then to the own stop', () => {
+    // HD from the start; an update to SD 30 min in, after the 20-minute stale deadline.
+    const segments: BillingSegment[] = [
+      { fromMs: T0, outputs: [HD] },
+      { fromMs: T0 + 1_800_000, outputs: [SD] },
+    ];
+    expect(computeBilling(segments, T0 + 1_200_000, P)).toEqual({
+      billableSeconds: 1200,
+      billableMinutes: 20,
+      lines: [{ tier: 'hd', seconds: 1200, minutes: 20, cost: 0.5 }],
+      currency: 'CNY',
+      totalCost: 0.5,
+    });
+    expect(computeBilling(segments, T0 + 3_600_000, P)).toEqual({
+      billableSeconds: 3600,
+      billableMinutes: 60,
+      lines: [
+        { tier: 'sd', seconds: 1800, minutes: 30, cost: 0.36 },
+        { tier: 'hd', seconds: 1800, minutes: 30, cost: 0.75 },
+      ],
+      currency: 'CNY',
+      totalCost: 1.11,
+    });
+    // A 24/7 channel stopped after a week: one bill, every minute of it.
+    expect(computeBilling([{ fromMs: T0, outputs: [HD] }], T0 + 7 * 86_400_000, P)).toMatchObject({
+      billableMinutes: 10_080,
+      totalCost: 252,
+    });
+    // A stop whose callback came late, from before the stale deadline, lowers the bill.
+    expect(computeBilling(segments, T0 + 600_500, P).lines).toEqual([
+      { tier: 'hd', seconds: 601, minutes: 11, cost: 0.275 },
+    ]);
+  });
+
   it('a segment without outputs bills nothing; no segments bill nothing', () => {
     expect(computeBilling([{ fromMs: T0, outputs: [] }], T0 + 60_000, P).lines).toEqual([]);
     expect(computeBilling([], T0, P).totalCost).toBe(0);
