@@ -7,6 +7,14 @@
 import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { AlertDelivery, AlertEntry, AlertMessage, StoredAlert } from '../src/store/types';
+import {
+  alertWebhookBody,
+  DEFAULT_WEBHOOK_TIMEOUT_MS,
+  describeError,
+  describeWebhook,
+  postAlertWebhook,
+  webhookKeyOf,
+} from '../src/alerts/webhook';
 import type { ActivityDeps } from './index';
 
 export const AlertErrorType = {
@@ -32,18 +40,14 @@ export interface ResolveAlertInput {
   resolvedAt: string;
 }
 
-export const DEFAULT_ALERT_TIMEOUT_MS = 10_000;
-/** Longest delay honoured from a receiver's `Retry-After`. */
-const MAX_RETRY_AFTER_MS = 60 * 60_000;
-/** How much of a rejecting receiver's body is kept in the error. */
-const MAX_ERROR_BODY_CHARS = 300;
+export const DEFAULT_ALERT_TIMEOUT_MS = DEFAULT_WEBHOOK_TIMEOUT_MS;
 
 export function createAlertActivities(
   deps: Pick<ActivityDeps, 'db' | 'logger' | 'alertWebhookUrl' | 'fetch' | 'alertTimeoutMs'>,
 ) {
   const { db, logger, alertWebhookUrl } = deps;
   const timeoutMs = deps.alertTimeoutMs ?? DEFAULT_ALERT_TIMEOUT_MS;
-  const webhookTarget = alertWebhookUrl ? describeUrl(alertWebhookUrl) : undefined;
+  const webhookTarget = alertWebhookUrl ? describeWebhook(alertWebhookUrl) : undefined;
 
   /**
    * Records the alert once per key and returns what is stored. The warn-level log line is written by
@@ -133,23 +137,7 @@ export function createAlertActivities(
     const current = message === 'alert' ? alert.delivery : alert.resolutionDelivery;
     if (current === 'delivered') return { delivery: 'delivered' };
 
-    const idempotencyKey = message === 'alert' ? key : `${key}:resolved`;
-    const body = JSON.stringify({
-      kind: alert.kind,
-      appId: alert.appId,
-      taskId: alert.taskId,
-      userId: alert.userId,
-      workflowId: alert.workflowId,
-      lifecycleId: alert.lifecycleId,
-      reason: alert.reason,
-      occurredAt: alert.occurredAt,
-      recordedAt: alert.createdAt,
-      idempotencyKey,
-      details: alert.details ?? {},
-      ...(message === 'resolution'
-        ? { resolved: true, resolvedAt: alert.resolvedAt, resolution: alert.resolution }
-        : {}),
-    });
+    const idempotencyKey = webhookKeyOf(alert, message);
     const log = logger.child({
       key: idempotencyKey,
       kind: alert.kind,
@@ -158,60 +146,36 @@ export function createAlertActivities(
       webhook: webhookTarget,
     });
     const what = message === 'alert' ? 'alert' : 'alert all-clear';
-
-    const timeout = AbortSignal.timeout(timeoutMs);
     const cancellation = activityCancellationSignal();
-    const signal = cancellation ? AbortSignal.any([timeout, cancellation]) : timeout;
-    const doFetch = deps.fetch ?? fetch;
+    const result = await postAlertWebhook(alertWebhookUrl, alertWebhookBody(alert, message), idempotencyKey, {
+      fetch: deps.fetch,
+      timeoutMs,
+      signal: cancellation,
+    });
+    if (cancellation?.aborted) throw cancellation.reason;
 
-    let response: Response;
-    try {
-      response = await doFetch(alertWebhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
-        body,
-        signal,
-      });
-    } catch (err) {
-      if (cancellation?.aborted) throw cancellation.reason ?? err;
-      const failure = timeout.aborted ? `timed out after ${timeoutMs} ms` : `failed: ${describeError(err)}`;
-      log.warn({ err: describeError(err) }, `alert webhook ${failure}`);
-      await markFailedOnLastAttempt(key, `alert webhook ${failure}`, message);
-      throw ApplicationFailure.create({
-        message: `alert webhook ${failure}`,
-        type: AlertErrorType.AlertDeliveryUnavailable,
-        nonRetryable: false,
-      });
-    }
-
-    const status = response.status;
-    if (status >= 200 && status < 300) {
-      await response.body?.cancel().catch(() => undefined);
+    if (result.kind === 'delivered') {
       await db.alerts.markDelivery(key, 'delivered', undefined, message);
-      log.info({ status }, `${what} delivered`);
+      log.info({ status: result.status }, `${what} delivered`);
       return { delivery: 'delivered' };
     }
-
-    const snippet = await readSnippet(response);
-    if (cancellation?.aborted) throw cancellation.reason;
-    const error = `HTTP ${status}${snippet ? `: ${snippet}` : ''}`;
-    if (status === 408 || status === 429 || status >= 500) {
-      log.warn({ status, response: snippet }, 'alert webhook unavailable; will retry');
-      await markFailedOnLastAttempt(key, error, message);
+    if (result.kind === 'retryable') {
+      log.warn({ status: result.status, err: result.error }, 'alert webhook unavailable; will retry');
+      await markFailedOnLastAttempt(key, `alert webhook ${result.error}`, message);
       throw ApplicationFailure.create({
-        message: `alert webhook answered ${error}`,
+        message: `alert webhook ${result.status ? 'answered ' : ''}${result.error}`,
         type: AlertErrorType.AlertDeliveryUnavailable,
         nonRetryable: false,
-        details: [{ status }],
-        nextRetryDelay: retryAfterMs(response.headers.get('retry-after')),
+        ...(result.status ? { details: [{ status: result.status }] } : {}),
+        nextRetryDelay: result.retryAfterMs,
       });
     }
-    await db.alerts.markDelivery(key, 'failed', error, message);
-    log.error({ status, response: snippet }, `alert webhook rejected the ${what}`);
+    await db.alerts.markDelivery(key, 'failed', result.error, message);
+    log.error({ status: result.status, err: result.error }, `alert webhook rejected the ${what}`);
     throw ApplicationFailure.nonRetryable(
-      `alert webhook rejected ${what} ${idempotencyKey}: ${error}`,
+      `alert webhook rejected ${what} ${idempotencyKey}: ${result.error}`,
       AlertErrorType.AlertDeliveryRejected,
-      { status },
+      { status: result.status },
     );
   }
 
@@ -253,44 +217,4 @@ function activityCancellationSignal(): AbortSignal | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function readSnippet(response: Response): Promise<string> {
-  try {
-    const text = await response.text();
-    return text.trim().slice(0, MAX_ERROR_BODY_CHARS);
-  } catch {
-    return '';
-  }
-}
-
-/** `Retry-After` (delta-seconds or HTTP date) → ms, capped; undefined when absent or unreadable. */
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
-  let ms: number;
-  if (/^\d+$/.test(trimmed)) ms = Number(trimmed) * 1000;
-  else {
-    const at = Date.parse(trimmed);
-    if (Number.isNaN(at)) return undefined;
-    ms = at - Date.now();
-  }
-  if (!(ms > 0)) return undefined;
-  return Math.min(ms, MAX_RETRY_AFTER_MS);
-}
-
-/** Origin only: webhook URLs often carry tokens in their path or query. */
-function describeUrl(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return '<invalid url>';
-  }
-}
-
-function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as Error & { cause?: unknown }).cause;
-  const causeText = cause instanceof Error ? cause.message : cause !== undefined ? String(cause) : '';
-  return causeText && causeText !== err.message ? `${err.message} (${causeText})` : err.message;
 }

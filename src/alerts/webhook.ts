@@ -5,7 +5,7 @@
  * any other status rejected for good. Shared by the worker's alert activities and the server's
  * own alerts (the inbox's callback_rejected and callback_backlog).
  */
-import type { StoredAlert } from '../store/types';
+import type { AlertMessage, StoredAlert } from '../store/types';
 
 export type WebhookResult =
   | { kind: 'delivered'; status: number }
@@ -106,8 +106,19 @@ export function describeError(err: unknown): string {
   return causeText && causeText !== err.message ? `${err.message} (${causeText})` : err.message;
 }
 
-/** The JSON an alert receiver gets (the same for every alert kind). */
-export function alertWebhookBody(alert: StoredAlert): Record<string, unknown> {
+/** The idempotency key of an alert's POST, or of its all-clear (`<key>:resolved`). */
+export function webhookKeyOf(alert: Pick<StoredAlert, 'key'>, message: AlertMessage): string {
+  return message === 'alert' ? alert.key : `${alert.key}:resolved`;
+}
+
+/**
+ * The JSON an alert receiver gets, the same for every alert kind; the all-clear of a resolved
+ * alert is the alert's body plus `resolved: true`, `resolvedAt` and `resolution`.
+ */
+export function alertWebhookBody(
+  alert: StoredAlert,
+  message: AlertMessage = 'alert',
+): Record<string, unknown> {
   return {
     kind: alert.kind,
     appId: alert.appId,
@@ -118,7 +129,10 @@ export function alertWebhookBody(alert: StoredAlert): Record<string, unknown> {
     reason: alert.reason,
     occurredAt: alert.occurredAt,
     recordedAt: alert.createdAt,
-    idempotencyKey: alert.key,
+    idempotencyKey: webhookKeyOf(alert, message),
     details: alert.details ?? {},
+    ...(message === 'resolution'
+      ? { resolved: true, resolvedAt: alert.resolvedAt, resolution: alert.resolution }
+      : {}),
   };
 }
