@@ -3,11 +3,12 @@
  * in the alert log, logged at warn by whichever replica inserted the row, and POSTed to
  * ALERT_WEBHOOK_URL in the background with bounded retries (the same policy as the worker's:
  * exponential from 2 s to 5 min, 12 attempts; `Retry-After` honoured), the delivery state kept in
- * the row. Only the replica that inserted the row delivers it.
+ * the row. Only the replica that inserted the row (or resolved it: the all-clear) delivers it. A
+ * replica that stops mid-retry leaves the delivery `pending` in the log.
  */
 import type { Logger } from '../logger';
-import type { AlertEntry, AlertLog, StoredAlert } from '../store/types';
-import { alertWebhookBody, describeWebhook, postAlertWebhook } from './webhook';
+import type { AlertDelivery, AlertEntry, AlertLog, AlertMessage, StoredAlert } from '../store/types';
+import { alertWebhookBody, describeWebhook, postAlertWebhook, webhookKeyOf } from './webhook';
 
 export interface AlertRaiserOptions {
   alerts: AlertLog;
@@ -42,12 +43,34 @@ export class AlertRaiser {
       `alert ${stored.kind}: ${stored.reason}`,
     );
     if (!this.opts.webhookUrl) {
-      await this.opts.alerts.markDelivery(stored.key, 'not_configured');
+      await this.mark(stored.key, 'not_configured', undefined, 'alert', this.opts.logger);
       return { ...stored, delivery: 'not_configured' };
     }
     const delivery = this.deliver(stored).finally(() => this.pending.delete(delivery));
     this.pending.add(delivery);
     return stored;
+  }
+
+  /**
+   * Resolves the alert (the first resolution wins) and, when this call resolved it, delivers its
+   * all-clear (the alert's body plus `resolved: true`, keyed `<key>:resolved`).
+   */
+  async resolve(key: string, resolution: string, resolvedAt = new Date().toISOString()): Promise<boolean> {
+    const { resolved } = await this.opts.alerts.resolve(key, resolution, resolvedAt);
+    if (!resolved) return false;
+    const stored = await this.opts.alerts.get(key);
+    if (!stored) return true;
+    this.opts.logger.info(
+      { kind: stored.kind, key, resolution },
+      `alert ${stored.kind} resolved: ${resolution}`,
+    );
+    if (!this.opts.webhookUrl) {
+      await this.mark(key, 'not_configured', undefined, 'resolution', this.opts.logger);
+      return true;
+    }
+    const delivery = this.deliver(stored, 'resolution').finally(() => this.pending.delete(delivery));
+    this.pending.add(delivery);
+    return true;
   }
 
   /** Stops retrying (an undelivered alert stays `pending` in the log); waits for POSTs under way. */
@@ -56,22 +79,26 @@ export class AlertRaiser {
     await Promise.allSettled([...this.pending]);
   }
 
-  private async deliver(alert: StoredAlert): Promise<void> {
+  private async deliver(alert: StoredAlert, message: AlertMessage = 'alert'): Promise<void> {
     const url = this.opts.webhookUrl as string;
     const maxAttempts = this.opts.maxAttempts ?? 12;
-    const log = this.opts.logger.child({ key: alert.key, kind: alert.kind, webhook: describeWebhook(url) });
+    const key = webhookKeyOf(alert, message);
+    const log = this.opts.logger.child({ key, kind: alert.kind, webhook: describeWebhook(url) });
     let delayMs = this.opts.initialDelayMs ?? 2_000;
     for (let attempt = 1; ; attempt++) {
-      const result = await postAlertWebhook(url, alertWebhookBody(alert), alert.key, {
+      const result = await postAlertWebhook(url, alertWebhookBody(alert, message), key, {
         fetch: this.opts.fetch,
       });
       if (result.kind === 'delivered') {
-        await this.mark(alert.key, 'delivered', undefined, log);
-        log.info({ status: result.status }, 'alert delivered');
+        await this.mark(alert.key, 'delivered', undefined, message, log);
+        log.info(
+          { status: result.status },
+          message === 'alert' ? 'alert delivered' : 'alert all-clear delivered',
+        );
         return;
       }
       if (result.kind === 'rejected' || attempt >= maxAttempts) {
-        await this.mark(alert.key, 'failed', `${result.error} (attempt ${attempt})`, log);
+        await this.mark(alert.key, 'failed', `${result.error} (attempt ${attempt})`, message, log);
         log.error({ err: result.error, attempt }, 'alert webhook did not take the alert');
         return;
       }
@@ -89,9 +116,15 @@ export class AlertRaiser {
     }
   }
 
-  private async mark(key: string, delivery: StoredAlert['delivery'], error: string | undefined, log: Logger) {
+  private async mark(
+    key: string,
+    delivery: AlertDelivery,
+    error: string | undefined,
+    message: AlertMessage,
+    log: Logger,
+  ) {
     try {
-      await this.opts.alerts.markDelivery(key, delivery, error);
+      await this.opts.alerts.markDelivery(key, delivery, error, message);
     } catch (err) {
       log.warn(
         { err: err instanceof Error ? err.message : String(err) },

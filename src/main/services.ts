@@ -26,6 +26,7 @@ import { createLifecycleWorker } from '../temporal/worker';
 import { traceRequests, workflowClientInterceptors, type Tracing } from '../telemetry';
 import { AlertRaiser } from '../alerts/raiser';
 import type { DeliveryFailure } from '../inbox/classify';
+import { BacklogAlert } from '../inbox/backlog-alert';
 import { InboxMaintenance } from '../inbox/maintenance';
 import { createInboxMetrics } from '../inbox/metrics';
 import { InboxMonitor } from '../inbox/monitor';
@@ -155,8 +156,16 @@ export async function startHttpService(
   } = {},
 ): Promise<HttpService> {
   const { tracing } = opts;
-  // Lazy: the server starts (and answers /healthz) while Temporal is down.
-  const connection = Connection.lazy(temporal.connectionOptions);
+  // Lazy: the server starts (and answers /healthz) while Temporal is down. gRPC's reconnect backoff
+  // grows to 2 minutes by default: after a long outage the relay would sit idle that long once
+  // Temporal is back. The relay has a backoff of its own; the channel only needs to keep up.
+  const connection = Connection.lazy({
+    ...temporal.connectionOptions,
+    channelArgs: {
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 5_000,
+    },
+  });
   const client = new Client({
     connection,
     namespace: temporal.namespace,
@@ -210,7 +219,18 @@ export async function startHttpService(
       registerSearchAttributes,
     });
     recorder = new InboxRecorder(db.inbox, () => relay?.kick());
-    monitor = new InboxMonitor({ inbox: db.inbox, metrics: inboxMetrics, logger });
+    const backlog = new BacklogAlert({
+      alerts: db.alerts,
+      raiser,
+      thresholdMs: config.callbackBacklogAlertAfterMs,
+      logger,
+    });
+    monitor = new InboxMonitor({
+      inbox: db.inbox,
+      metrics: inboxMetrics,
+      logger,
+      onStats: (stats) => backlog.onStats(stats),
+    });
     maintenance = new InboxMaintenance({ inbox: db.inbox, retentionMs: config.callbackRetentionMs, logger });
     relay.start();
     monitor.start();

@@ -129,6 +129,9 @@ async function connectPostgres(
       max: settings.max ?? DATABASE_POOL_SIZE,
       connectionTimeoutMillis: settings.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       statement_timeout: settings.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+      // Client side too: a server (or network path) that stops answering cannot send the
+      // cancellation back, and pool.end() would wait for ever for that connection.
+      query_timeout: (settings.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS) + 5_000,
       // A transaction left open by a process that hung must not hold its locks for ever.
       idle_in_transaction_session_timeout: 60_000,
       keepAlive: true,
