@@ -185,6 +185,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const allWorkers: Child[] = [];
   let server: Child | undefined;
   let stopped = false;
+  let keep = false;
   const restoreFetch = trackFetch();
   try {
     const cliPath = await locateTemporalCli();
@@ -434,6 +435,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           ).rows[0].n,
         );
       while ((await pendingNow()) > 0 && Date.now() < deadline) await sleep(500);
+      // Alerts are raised beside billing, not after it: a worker killed mid-activity delays one by
+      // its start-to-close timeout (30 s). Wait for the count the ground truth expects.
+      const aborted = report.expected.filter((e) => e.status === 'aborted').length;
+      const abnormalAlerts = async () =>
+        Number(
+          (
+            await pg.query(
+              "SELECT count(*)::int AS n FROM alerts WHERE app_id = $1 AND kind = 'abnormal_stop'",
+              [appId],
+            )
+          ).rows[0].n,
+        );
+      while ((await abnormalAlerts()) < aborted && Date.now() < deadline) await sleep(500);
       const inboxRows = await pg.query<{ status: string; n: number }>(
         'SELECT status, count(*)::int AS n FROM callback_inbox WHERE app_id = $1 GROUP BY status',
         [appId],
@@ -442,7 +456,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       for (const row of inboxRows.rows) inbox[row.status as keyof typeof inbox] = row.n;
       const ledger = await checkLedger(pg, appId, report, arrivalAnomalies(plan, sent));
       const alerts = await checkAlerts(pg, appId, report);
-      return {
+      const result: ChaosResult = {
         seed,
         appId,
         tasks: opts.tasks,
@@ -463,6 +477,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         durationMs: since(),
         dir,
       };
+      // A failed run keeps its logs (worker-N.log, server.log, the SQLite file) for a look.
+      if (chaosProblems(result).length > 0 && !opts.keepDir) {
+        keep = true;
+        log(`[chaos] the run failed; its logs are kept in ${dir}`);
+        process.stderr.write(`[chaos] the run failed; its logs are kept in ${dir}\n`);
+      }
+      return result;
     } finally {
       await pg.end();
     }
@@ -472,7 +493,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await Promise.all([...allWorkers.map((w) => w.kill()), server?.kill()]);
     await temporal?.stop();
     await db.drop().catch(() => undefined);
-    if (!opts.keepDir) rmSync(dir, { recursive: true, force: true });
+    if (!opts.keepDir && !keep) rmSync(dir, { recursive: true, force: true });
   }
 }
 
