@@ -182,6 +182,9 @@ export async function startHttpService(
     now: opts.now,
     usage,
     adminTokens: config.adminTokens,
+    temporalUi: config.temporalUiUrl
+      ? { url: config.temporalUiUrl, namespace: temporal.namespace }
+      : undefined,
   };
   const untraced = ['/healthz', '/readyz', '/metrics'];
   const listen = (app: express.Application, port: number, host: string) =>
