@@ -104,7 +104,8 @@ h1{font-size:1.5rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}
 h2{font-size:1.15rem;margin:1.75rem 0 .5rem}
 p{margin:.5rem 0}
 .muted{color:${c.muted}}
-code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;overflow-wrap:anywhere}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
+h1,dd,.notice{overflow-wrap:anywhere}
 .table{overflow-x:auto;border:1px solid ${c.border};border-radius:6px;margin:.5rem 0}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:6px 10px;border-bottom:1px solid ${c.border};vertical-align:top}

@@ -83,7 +83,8 @@ export function createApp(deps: AppDeps, surface: AppSurface = 'all'): express.A
       log[level](
         {
           method: req.method,
-          path: req.path,
+          // originalUrl: a router that answered itself (the console) leaves req.path relative to it.
+          path: req.originalUrl.split('?')[0],
           route,
           status: res.statusCode,
           ms: Math.round(seconds * 1e4) / 10,

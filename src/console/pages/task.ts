@@ -200,8 +200,7 @@ export async function taskPage(
       ['StopReason', stopReason(doc.stopReason)],
       [
         'Input',
-        html`<span class="mono">${doc.input?.StreamId ?? '—'}</span>
-          <span class="mono muted">${maskStreamUrl(doc.input?.StreamUrl, doc.input?.StreamId)}</span>`,
+        html`<span class="mono">${doc.input?.StreamId ?? '—'}</span>${doc.input?.StreamUrl ? html` <span class="mono muted">${maskStreamUrl(doc.input.StreamUrl, doc.input.StreamId)}</span>` : ''}`,
       ],
       ['Workflow', html`<span class="mono">${doc.workflowId}</span>`],
       ['Run', html`<span class="mono">${doc.runId}</span>`],
