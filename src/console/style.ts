@@ -122,8 +122,8 @@ form.filters{display:flex;flex-wrap:wrap;align-items:flex-end;gap:8px 12px;backg
 .field{display:flex;flex-direction:column;gap:2px;min-width:0}
 label{font-weight:600;font-size:.9em}
 input,select,button{font:inherit;color:inherit}
-input,select{border:1px solid ${c.muted};border-radius:6px;padding:5px 8px;background:${c.bg};min-width:0;max-width:100%}
-button,.button{display:inline-block;cursor:pointer;border-radius:6px;padding:5px 12px;border:1px solid ${c.button};background:${c.button};color:${c.buttonText};font-weight:600;text-decoration:none}
+input,select{border:1px solid ${c.muted};border-radius:6px;padding:0 8px;height:2.25rem;background:${c.bg};min-width:0;max-width:100%}
+button,.button{display:inline-block;cursor:pointer;border-radius:6px;padding:0 12px;min-height:2.25rem;border:1px solid ${c.button};background:${c.button};color:${c.buttonText};font-weight:600;text-decoration:none}
 button.secondary{background:${c.bg};color:${c.link}}
 form.inline{display:inline;margin:0}
 .notice{border-radius:6px;padding:8px 12px;margin:0 0 1rem;border:1px solid}
