@@ -127,6 +127,14 @@ export interface ServerConfig extends CommonConfig, LifecycleConfig {
   adminListener: { port: number; host: string } | undefined;
   /** TEMPORAL_UI_URL: the console links each lifecycle into this Temporal Web UI. */
   temporalUiUrl: string | undefined;
+  /** CALLBACK_RETENTION: how long delivered callbacks stay in the callback log. */
+  callbackRetentionMs: number;
+  /** CALLBACK_BACKLOG_ALERT_AFTER: oldest pending inbox entry age that raises `callback_backlog`. */
+  callbackBacklogAlertAfterMs: number;
+  /** RELAY_CONCURRENCY: tasks the inbox relay of one replica delivers at once. */
+  relayConcurrency: number;
+  /** ALERT_WEBHOOK_URL: the server's own alerts (callback_rejected, callback_backlog) go here too. */
+  alertWebhookUrl: string | undefined;
 }
 
 /** Credentials for ZEGO's server API (StopCloudTranscode of stale tasks); both or neither. */
@@ -370,6 +378,10 @@ const serverFields = (secretRequired: boolean) => ({
   }),
   ADMIN_HOST: raw().transform((value) => value?.trim()),
   TEMPORAL_UI_URL: url(['http:', 'https:'], true),
+  CALLBACK_RETENTION: duration('7d'),
+  CALLBACK_BACKLOG_ALERT_AFTER: duration('5m'),
+  RELAY_CONCURRENCY: integer(32, 1, 1000, 'a whole number of tasks'),
+  ALERT_WEBHOOK_URL: url(['http:', 'https:'], false),
 });
 
 /**
@@ -489,6 +501,10 @@ function serverOf(v: z.output<z.ZodObject<ReturnType<typeof serverFields>>>) {
     adminListener:
       v.ADMIN_PORT === undefined ? undefined : { port: v.ADMIN_PORT, host: v.ADMIN_HOST ?? '127.0.0.1' },
     temporalUiUrl: v.TEMPORAL_UI_URL?.replace(/\/+$/, ''),
+    callbackRetentionMs: v.CALLBACK_RETENTION,
+    callbackBacklogAlertAfterMs: v.CALLBACK_BACKLOG_ALERT_AFTER,
+    relayConcurrency: v.RELAY_CONCURRENCY,
+    alertWebhookUrl: v.ALERT_WEBHOOK_URL,
   };
 }
 

@@ -10,9 +10,12 @@ import { BODY_ENCODINGS, encodeCallbackBody, type BodyEncoding } from '../zego/e
 import { computeCallbackSignature } from '../zego/signature';
 import {
   CliError,
+  enc,
   EXIT_FAILURE,
   EXIT_OK,
   expectArgs,
+  renderTable,
+  replyError,
   formatDetails,
   printJson,
   serviceClient,
@@ -185,4 +188,123 @@ is then refused as outside the skew window). Exit code 0 when the service answer
   },
 };
 
-export const callbackCommands: Command[] = [send];
+interface LogEntry {
+  id: string;
+  status: string;
+  appId: string;
+  taskId: string;
+  event: string;
+  callbackStatus: string;
+  sequence: number;
+  receivedAt: string;
+  deliveredAt: string | null;
+  attempts: number;
+  outcome: string | null;
+  error: string | null;
+}
+
+const list: Command = {
+  name: 'callbacks list',
+  summary: 'the callback log: pending, delivered and rejected callbacks, newest first',
+  help: `Usage: zego-transcode callbacks list [--status pending|delivered|rejected] [--app <appId>]
+                                  [--task <taskId>] [--limit <n>] [--json] [--url <url>] [--token <t>]
+
+Lists entries of the callback inbox (GET /callbacks), newest first: what was recorded, whether
+Temporal has taken it (delivered), is still to take it (pending) or refused it for good (rejected,
+with the error). --limit defaults to 100 (at most 1000).
+`,
+  options: {
+    status: { type: 'string' },
+    app: { type: 'string' },
+    task: { type: 'string' },
+    limit: { type: 'string' },
+  },
+  async run(ctx: CommandContext) {
+    expectArgs(ctx, []);
+    const query = new URLSearchParams();
+    for (const [flag, param] of [
+      ['status', 'status'],
+      ['app', 'appId'],
+      ['task', 'taskId'],
+      ['limit', 'limit'],
+    ] as const) {
+      const value = stringOption(ctx.values, flag);
+      if (value !== undefined) query.set(param, value);
+    }
+    const client = serviceClient(ctx.values, ctx.io.env);
+    const reply = await client.get(`/callbacks${query.size ? `?${query}` : ''}`);
+    if (reply.status !== 200) throw replyError(reply, 'callbacks list');
+    const entries = (reply.body.callbacks ?? []) as LogEntry[];
+    if (ctx.json) {
+      printJson(ctx.io, entries);
+      return EXIT_OK;
+    }
+    ctx.io.stdout(
+      renderTable(
+        [
+          'ID',
+          'STATUS',
+          'EVENT',
+          'SEQ',
+          'APP',
+          'TASK',
+          'RECEIVED',
+          'DELIVERED',
+          'ATTEMPTS',
+          'OUTCOME / ERROR',
+        ],
+        entries.map((e) => [
+          e.id,
+          e.status,
+          e.event === 'transcode_start' ? e.callbackStatus || 'start' : 'stop',
+          e.sequence,
+          e.appId,
+          e.taskId,
+          e.receivedAt,
+          e.deliveredAt,
+          e.attempts,
+          e.error ?? e.outcome,
+        ]),
+      ),
+    );
+    return EXIT_OK;
+  },
+};
+
+const redeliver: Command = {
+  name: 'callbacks redeliver',
+  summary: 'hand one callback (or every rejected one) to Temporal again',
+  help: `Usage: zego-transcode callbacks redeliver <id> [--json] [--url <url>] [--token <t>]
+       zego-transcode callbacks redeliver --status rejected [--json]
+
+Makes a callback log entry pending again (POST /callbacks/:id/redeliver), or every entry of a
+status (POST /callbacks/redeliver?status=rejected); the relay hands them to Temporal at once. The
+lifecycle counts a redelivered callback as one more delivery: nothing changes beyond that.
+`,
+  options: { status: { type: 'string' } },
+  async run(ctx: CommandContext) {
+    const status = stringOption(ctx.values, 'status');
+    const client = serviceClient(ctx.values, ctx.io.env);
+    if (status !== undefined) {
+      expectArgs(ctx, []);
+      const reply = await client.request('POST', `/callbacks/redeliver?status=${enc(status)}`);
+      if (reply.status !== 200) throw replyError(reply, 'callbacks redeliver');
+      if (ctx.json) printJson(ctx.io, reply.body);
+      else
+        ctx.io.stdout(`${String(reply.body.redelivered)} ${status} callback(s) handed back to the relay\n`);
+      return EXIT_OK;
+    }
+    const [id] = expectArgs(ctx, ['<id>']);
+    const reply = await client.request('POST', `/callbacks/${enc(id)}/redeliver`);
+    if (reply.status !== 200) throw replyError(reply, `callbacks redeliver ${id}`);
+    const entry = reply.body.callback as LogEntry;
+    if (ctx.json) printJson(ctx.io, entry);
+    else
+      ctx.io.stdout(
+        `callback ${entry.id} (${entry.event} Sequence ${entry.sequence} of task ${entry.taskId}) is ${entry.status}\n`,
+      );
+    return EXIT_OK;
+  },
+};
+
+export const callbackCommands: Command[] = [send, list, redeliver];

@@ -1,7 +1,8 @@
 /**
  * The HTTP server: ZEGO callbacks, health probes, and the admin surface behind the token guard
- * (task queries, usage, callback log, metrics) and the operator console (src/console/). Knows nothing of Temporal (only the LifecycleGateway port) and
- * reads no environment: everything arrives in `deps`.
+ * (task queries, usage, callback log, metrics) and the operator console (src/console/). Knows
+ * nothing of Temporal (only the LifecycleGateway port) and reads no environment: everything arrives
+ * in `deps`.
  *
  * `surface` splits the routes over two listeners when the admin surface has a port of its own
  * (ADMIN_PORT): `public` serves the callback and the probes only, `admin` the probes and the
@@ -10,7 +11,6 @@
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Logger } from '../logger';
-import type { NonceStore } from '../store/types';
 import type { UsageReader } from '../store/usage';
 import { consoleRouter } from '../console/router';
 import { adminGuard, createAdminAuth } from './admin-auth';
@@ -19,13 +19,17 @@ import { callbackRouter } from './callback-route';
 import { finalErrorHandler, notFound, setRequestContext } from './errors';
 import { metricsRouter, probeRouter } from './health-routes';
 import type { HttpMetrics } from './metrics';
-import type { LifecycleGateway } from './ports';
+import type { CallbackRecorder, LifecycleGateway, ReadinessReport } from './ports';
 import { taskRouter } from './task-routes';
 import { usageRouter } from './usage-route';
 
 export interface AppDeps extends CallbackLogRoutesDeps {
+  /** Task queries (and, without a database, the hand-off itself through `recorder`). */
   gateway: LifecycleGateway;
-  nonces: NonceStore;
+  /** Where a callback is made safe before the 200: the inbox, or Temporal (src/inbox/recorders.ts). */
+  recorder: CallbackRecorder;
+  /** What /readyz reports. */
+  readiness: () => Promise<ReadinessReport>;
   logger: Logger;
   metrics: HttpMetrics;
   /** Accepted CallbackSecrets (any verifies). */
@@ -34,10 +38,7 @@ export interface AppDeps extends CallbackLogRoutesDeps {
   maxSkewMs: number;
   /** Clock (epoch ms) for freshness checks and `receivedAt`; default Date.now. */
   now?: () => number;
-  /**
-   * Optional backstop over nonce binding + hand-off of one callback: past it the answer is 503.
-   * The gateway enforces HANDOFF_TIMEOUT itself; pass a little more than it here.
-   */
+  /** HANDOFF_TIMEOUT: the longest one callback request may take before the answer is 503. */
   handoffTimeoutMs?: number;
   /** True while the server drains on shutdown: answers carry `Connection: close`. */
   isDraining?: () => boolean;

@@ -1,19 +1,18 @@
 /**
  * POST /zego/callback: raw body (any content type, 64 KiB) → readCallback (decode, verify,
- * validate) → nonce binding → hand-off to Temporal through the gateway.
+ * validate) → the recorder (the inbox, or Temporal itself without a database) → the answer.
  *
  * Status mapping (contract): accepted/duplicate/ignored 200; unsigned, stale or a nonce replayed
- * with another body 401; unreadable or invalid 400; over 64 KiB 413; Temporal or the nonce store
- * unavailable (or slower than `handoffTimeoutMs`) 503 + Retry-After. Nothing but a 200 follows a
- * successful `deliver`, and nothing that fails before it has changed any state (a nonce binding
- * is not state: an exact retry of the same body still passes).
+ * with another body 401; unreadable or invalid 400; over 64 KiB 413; not recorded within
+ * `handoffTimeoutMs` (from the request's start: every hop included, also a database that accepts a
+ * connection and never answers) 503 + Retry-After. Nothing but a 200 follows a successful record.
+ * Every outcome's status, metric and log line comes from one table (OUTCOMES).
  */
 import { trace } from '@opentelemetry/api';
-import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { Router, type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
 import type { Logger } from '../logger';
-import type { NonceBinding, NonceStore } from '../store/types';
-import { readCallback } from '../zego/callback';
+import { readCallback, type CallbackReadResult } from '../zego/callback';
 import {
   bindLog,
   clientErrorStatus,
@@ -24,41 +23,79 @@ import {
   sendUnavailable,
 } from './errors';
 import { callbackEventLabel, type CallbackOutcome, type HttpMetrics } from './metrics';
-import { TemporalUnavailableError, type HandoffOutcome, type LifecycleGateway } from './ports';
+import { TemporalUnavailableError, type CallbackRecorder, type RecordOutcome } from './ports';
 
 export const CALLBACK_PATH = '/zego/callback';
 export const CALLBACK_BODY_LIMIT = '64kb';
+/** Used when no HANDOFF_TIMEOUT is given (tests of the app alone). */
+export const DEFAULT_HANDOFF_TIMEOUT_MS = 5_000;
 
 export interface CallbackRouteDeps {
-  gateway: LifecycleGateway;
-  nonces: NonceStore;
+  recorder: CallbackRecorder;
   metrics: HttpMetrics;
   secrets: readonly string[];
   maxSkewMs: number;
   now?: () => number;
-  /**
-   * Upper bound for nonce binding + hand-off together; past it the answer is 503 (ZEGO retries,
-   * and the workflow dedups should the late hand-off land after all). Unset: the gateway's own
-   * deadline (HANDOFF_TIMEOUT) is the only one.
-   */
+  /** HANDOFF_TIMEOUT: the longest a callback request may take before the answer is 503. */
   handoffTimeoutMs?: number;
 }
 
-/** Races `promise` against a deadline; the loser's outcome is observed (no unhandled rejection). */
-async function withDeadline<T>(
-  promise: Promise<T>,
-  deadlineAt: number | undefined,
-  what: string,
-): Promise<T> {
-  if (deadlineAt === undefined) return promise;
-  const remaining = Math.max(0, deadlineAt - Date.now());
+type Level = 'info' | 'warn' | 'error';
+
+type Reply =
+  | { ok: Record<string, unknown> }
+  | { error: string; details?: unknown[]; extra?: Record<string, unknown>; retryAfterSeconds?: number };
+
+interface OutcomeRow {
+  status: number;
+  metric: CallbackOutcome;
+  level: Level;
+  log: string;
+}
+
+/** Every way a callback request ends. */
+const OUTCOMES = {
+  unreadable: { status: 400, metric: 'unreadable', level: 'info', log: 'callback unreadable' },
+  unsigned: { status: 401, metric: 'unsigned', level: 'warn', log: 'callback rejected: not authentic' },
+  invalid: { status: 400, metric: 'invalid', level: 'info', log: 'callback invalid' },
+  unknown_event: {
+    status: 200,
+    metric: 'ignored',
+    level: 'info',
+    log: 'callback ignored: event not handled',
+  },
+  nonce_reused: {
+    status: 401,
+    metric: 'unsigned',
+    level: 'warn',
+    log: 'callback rejected: nonce already used with a different body (replayed signature)',
+  },
+  accepted: { status: 200, metric: 'accepted', level: 'info', log: 'callback recorded' },
+  duplicate: { status: 200, metric: 'duplicate', level: 'info', log: 'callback recorded (a repeat)' },
+  duplicate_after_close: {
+    status: 200,
+    metric: 'duplicate_after_close',
+    level: 'info',
+    log: 'callback belongs to a closed lifecycle',
+  },
+  unavailable: {
+    status: 503,
+    metric: 'unavailable',
+    level: 'warn',
+    log: 'callback not recorded in time: refused with 503',
+  },
+} as const satisfies Record<string, OutcomeRow>;
+
+/** Races `promise` against `deadlineAt`; the loser's outcome is observed (no unhandled rejection). */
+async function withDeadline<T>(promise: Promise<T>, deadlineAt: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new TemporalUnavailableError(`${what} did not answer in time`)),
-      remaining,
+      Math.max(0, deadlineAt - Date.now()),
     );
   });
+  promise.catch(() => undefined);
   try {
     return await Promise.race([promise, timeout]);
   } finally {
@@ -68,13 +105,34 @@ async function withDeadline<T>(
 
 export function callbackRouter(deps: CallbackRouteDeps): Router {
   const now = deps.now ?? Date.now;
-  const { metrics } = deps;
-  const count = (event: string | null | undefined, outcome: CallbackOutcome) =>
-    metrics.callbacks.inc({ event: callbackEventLabel(event), outcome });
+  const { metrics, recorder } = deps;
+  const handoffTimeoutMs = deps.handoffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS;
+  const unavailableMessage =
+    recorder.mode === 'inbox'
+      ? 'the callback could not be recorded (database unavailable), retry later'
+      : 'Temporal unavailable, retry later';
+
+  /** Counts, logs and answers one outcome; the status comes from OUTCOMES. */
+  const finish = (
+    res: Response,
+    kind: keyof typeof OUTCOMES,
+    event: string | null | undefined,
+    log: Logger,
+    fields: Record<string, unknown>,
+    reply: Reply,
+  ) => {
+    const row: OutcomeRow = OUTCOMES[kind];
+    metrics.callbacks.inc({ event: callbackEventLabel(event), outcome: row.metric });
+    log[row.level](fields, row.log);
+    if ('ok' in reply) sendOk(res, reply.ok, row.status);
+    else if (row.status === 503) sendUnavailable(res, reply.error, reply.retryAfterSeconds);
+    else sendError(res, row.status, reply.error, reply.details ?? [], reply.extra);
+  };
 
   const handle: RequestHandler = async (req, res) => {
+    const deadlineAt = Date.now() + handoffTimeoutMs;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const result = readCallback(body, req.get('content-type'), {
+    const result: CallbackReadResult = readCallback(body, req.get('content-type'), {
       secrets: deps.secrets,
       maxSkewMs: deps.maxSkewMs,
       now,
@@ -83,28 +141,53 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
 
     switch (result.kind) {
       case 'unreadable':
-        count(null, 'unreadable');
-        log.info({ error: result.error, details: result.details, bytes: body.length }, 'callback unreadable');
-        sendError(res, 400, result.error, result.details);
-        return;
-      case 'unsigned':
-        count(null, 'unsigned');
-        log.warn({ error: result.error, code: result.code }, 'callback rejected: not authentic');
-        sendError(res, 401, result.error, [result.code], { code: result.code });
-        return;
-      case 'invalid':
-        count(result.event, 'invalid');
-        log.info({ event: result.event, error: result.error, details: result.details }, 'callback invalid');
-        sendError(res, 400, result.error, result.details);
-        return;
-      case 'unknown_event':
-        count(result.event, 'ignored');
-        bindLog(res, { appId: result.appId }).info(
-          { event: result.event },
-          'callback ignored: event not handled',
+        return finish(
+          res,
+          'unreadable',
+          null,
+          log,
+          { error: result.error, details: result.details, bytes: body.length },
+          {
+            error: result.error,
+            details: result.details,
+          },
         );
-        sendOk(res, { outcome: 'ignored', event: result.event });
-        return;
+      case 'unsigned':
+        return finish(
+          res,
+          'unsigned',
+          null,
+          log,
+          { error: result.error, code: result.code },
+          {
+            error: result.error,
+            details: [result.code],
+            extra: { code: result.code },
+          },
+        );
+      case 'invalid':
+        return finish(
+          res,
+          'invalid',
+          result.event,
+          log,
+          { event: result.event, error: result.error, details: result.details },
+          {
+            error: result.error,
+            details: result.details,
+          },
+        );
+      case 'unknown_event':
+        return finish(
+          res,
+          'unknown_event',
+          result.event,
+          bindLog(res, { appId: result.appId }),
+          { event: result.event },
+          {
+            ok: { outcome: 'ignored', event: result.event },
+          },
+        );
       case 'transcode':
         break;
       default: {
@@ -114,9 +197,12 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
     }
 
     const { callback, fingerprint, timestampMs } = result;
+    // Computed once, carried forward: the lifecycle's identity and this delivery's time.
     const workflowId = lifecycleWorkflowId(callback.appId, callback.taskId);
-    const tlog: Logger = bindLog(res, { appId: callback.appId, taskId: callback.taskId, workflowId });
-    const event = callback.event;
+    const receivedAt = new Date(now()).toISOString();
+    const tlog = bindLog(res, { appId: callback.appId, taskId: callback.taskId, workflowId });
+    const { event } = callback;
+    const about = { event, status: callback.status, sequence: callback.sequence };
     // The request's span, when tracing is on (src/telemetry.ts); a no-op otherwise.
     trace.getActiveSpan()?.setAttributes({
       'zego.app_id': callback.appId,
@@ -124,77 +210,70 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
       'zego.event': event,
       'temporal.workflow_id': workflowId,
     });
-    const deadlineAt = deps.handoffTimeoutMs !== undefined ? Date.now() + deps.handoffTimeoutMs : undefined;
 
-    // 1. Bind the signed (Timestamp, Nonce) to this body, for as long as the timestamp stays fresh.
-    let binding: NonceBinding;
-    try {
-      binding = await withDeadline(
-        deps.nonces.bind(
-          `${callback.timestamp}:${callback.nonce}`,
-          fingerprint,
-          timestampMs + 2 * deps.maxSkewMs,
-        ),
-        deadlineAt,
-        'nonce store',
-      );
-    } catch (err) {
-      count(event, 'unavailable');
-      tlog.error({ err: errorMessage(err) }, 'nonce store unavailable: callback refused with 503');
-      sendUnavailable(res, 'nonce store unavailable, retry later', retryAfterOf(err));
-      return;
-    }
-    if (binding === 'conflict') {
-      count(event, 'unsigned');
-      tlog.warn(
-        { event, sequence: callback.sequence, timestamp: callback.timestamp },
-        'callback rejected: nonce already used with a different body (replayed signature)',
-      );
-      sendError(res, 401, 'nonce already used with a different body', ['nonce_reused'], {
-        code: 'nonce_reused',
-      });
-      return;
-    }
-
-    // 2. Hand it to Temporal; only its acknowledgement earns a 200.
-    const payload = { ...callback, receivedAt: new Date(now()).toISOString() };
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
-    let outcome: HandoffOutcome;
+    let outcome: RecordOutcome;
     try {
-      outcome = await withDeadline(deps.gateway.deliver(payload), deadlineAt, 'Temporal');
+      outcome = await withDeadline(
+        recorder.record(
+          {
+            callback,
+            fingerprint,
+            workflowId,
+            receivedAt,
+            // Bound for as long as the timestamp stays acceptable (either side of now).
+            nonceExpiresAtMs: timestampMs + 2 * deps.maxSkewMs,
+          },
+          deadlineAt,
+        ),
+        deadlineAt,
+        recorder.mode === 'inbox' ? 'the database' : 'Temporal',
+      );
     } catch (err) {
       metrics.handoffDuration.observe({ outcome: 'unavailable' }, elapsed());
-      count(event, 'unavailable');
       const known = err instanceof TemporalUnavailableError;
-      tlog[known ? 'warn' : 'error'](
-        { err: known ? errorMessage(err) : err, event, sequence: callback.sequence },
-        'hand-off to Temporal failed: callback refused with 503',
-      );
-      sendUnavailable(res, 'Temporal unavailable, retry later', retryAfterOf(err));
-      return;
-    }
-    metrics.handoffDuration.observe({ outcome: outcome.kind }, elapsed());
-    count(
-      event,
-      outcome.kind === 'duplicate_after_close'
-        ? 'duplicate_after_close'
-        : binding === 'same'
-          ? 'duplicate'
-          : 'accepted',
-    );
-    tlog.info(
-      {
+      return finish(
+        res,
+        'unavailable',
         event,
-        status: callback.status,
-        sequence: callback.sequence,
-        outcome: outcome.kind,
-        repeat: binding === 'same',
-        ...(outcome.kind === 'accepted' ? { newLifecycle: outcome.newLifecycle, runId: outcome.runId } : {}),
-      },
-      'callback handed over',
+        tlog,
+        { ...about, err: known ? errorMessage(err) : err },
+        {
+          error: unavailableMessage,
+          retryAfterSeconds: known ? err.retryAfterSeconds : undefined,
+        },
+      );
+    }
+    if (outcome.kind === 'nonce_reused') {
+      return finish(
+        res,
+        'nonce_reused',
+        event,
+        tlog,
+        { ...about, timestamp: callback.timestamp },
+        {
+          error: 'nonce already used with a different body',
+          details: ['nonce_reused'],
+          extra: { code: 'nonce_reused' },
+        },
+      );
+    }
+    metrics.handoffDuration.observe(
+      { outcome: outcome.kind === 'duplicate_after_close' ? outcome.kind : 'accepted' },
+      elapsed(),
     );
-    sendOk(res, { outcome: outcome.kind, workflowId: outcome.workflowId });
+    const { kind, workflowId: wf, entryId, runId, newLifecycle } = outcome;
+    finish(
+      res,
+      kind,
+      event,
+      tlog,
+      { ...about, outcome: kind, entryId, runId, newLifecycle },
+      {
+        ok: { outcome: kind, workflowId: wf, ...(entryId ? { callbackId: entryId } : {}) },
+      },
+    );
   };
 
   /** Errors of the body reader (too large, aborted, unsupported encoding) as JSON. */
@@ -206,7 +285,7 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
     }
     const log = logOf(res);
     if (status === 413) {
-      count(null, 'too_large');
+      metrics.callbacks.inc({ event: callbackEventLabel(null), outcome: 'too_large' });
       log.info({ limit: CALLBACK_BODY_LIMIT }, 'callback rejected: body too large');
       sendError(res, 413, `request body over ${CALLBACK_BODY_LIMIT.replace('kb', ' KiB')}`, [
         errorMessage(err),
@@ -214,7 +293,7 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
       return;
     }
     // The contract has one status for an unreadable body (400), whatever the reader's own (e.g. 415).
-    count(null, 'unreadable');
+    metrics.callbacks.inc({ event: callbackEventLabel(null), outcome: 'unreadable' });
     log.info({ status, err: errorMessage(err) }, 'callback body could not be read');
     sendError(res, 400, 'request body could not be read', [errorMessage(err)]);
   };
@@ -227,8 +306,4 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
     handle,
   );
   return router;
-}
-
-function retryAfterOf(err: unknown): number | undefined {
-  return err instanceof TemporalUnavailableError ? err.retryAfterSeconds : undefined;
 }

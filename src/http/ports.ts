@@ -7,6 +7,7 @@ import type {
   LifecycleStateDocument,
   LifecycleStatus,
 } from '../../workflows/definitions';
+import type { TranscodeCallback } from '../zego/types';
 
 export type HandoffOutcome =
   /** Signal (with start) acknowledged by Temporal: durable. */
@@ -20,9 +21,44 @@ export class TemporalUnavailableError extends Error {
   constructor(
     message: string,
     readonly retryAfterSeconds = 2,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
+}
+
+/** One authentic, validated callback on its way in, with what is computed once for it. */
+export interface CallbackToRecord {
+  callback: TranscodeCallback;
+  fingerprint: string;
+  workflowId: string;
+  /** ISO time this delivery reached the server (the payload's `receivedAt`). */
+  receivedAt: string;
+  /** Epoch ms until which the signed (Timestamp, Nonce) stays bound to this body. */
+  nonceExpiresAtMs: number;
+}
+
+export type RecordOutcome =
+  /** The signed (Timestamp, Nonce) already carried another body: nothing recorded (401). */
+  | { kind: 'nonce_reused' }
+  /** Recorded (inbox) or acknowledged by Temporal (direct): safe. */
+  | {
+      kind: 'accepted' | 'duplicate' | 'duplicate_after_close';
+      workflowId: string;
+      /** The inbox entry (inbox mode). */
+      entryId?: string;
+      runId?: string;
+      newLifecycle?: boolean;
+    };
+
+/**
+ * Where the callback route puts a callback before it answers 200: the inbox (recorded in the
+ * database, delivered by the relay), or — a lone server without a database — Temporal itself.
+ * Throws when it cannot within `deadlineAt` (→ 503); the route races the deadline too.
+ */
+export interface CallbackRecorder {
+  readonly mode: 'inbox' | 'direct';
+  record(cb: CallbackToRecord, deadlineAt: number): Promise<RecordOutcome>;
 }
 
 export interface TaskListItem {
@@ -46,5 +82,21 @@ export interface LifecycleGateway {
   appsForTask(taskId: string): Promise<string[]>;
   list(filter: { status?: LifecycleStatus; appId?: string; limit?: number }): Promise<TaskListItem[]>;
   /** True when Temporal answers within a short deadline. */
-  isReady(): Promise<boolean>;
+  isReady(timeoutMs?: number): Promise<boolean>;
+}
+
+export interface DependencyState {
+  dependency: 'database' | 'temporal' | 'search_attributes';
+  ready: boolean;
+}
+
+/**
+ * What /readyz reports. `ready`: a callback can be taken all the way (inbox: the database records
+ * it; direct: Temporal takes it, search attributes in place). `degraded`: ready, but Temporal is
+ * away, so callbacks wait in the inbox.
+ */
+export interface ReadinessReport {
+  status: 'ready' | 'degraded' | 'not_ready';
+  mode: CallbackRecorder['mode'];
+  dependencies: DependencyState[];
 }

@@ -8,7 +8,6 @@ import { join, resolve } from 'node:path';
 import { ConfigError, loadDevConfig } from '../config';
 import { createLogger } from '../logger';
 import { startTracing } from '../telemetry';
-import { SqlUsageReader } from '../store/usage';
 import { locateTemporalCli } from '../temporal/cli-locator';
 import { startDevServer } from '../temporal/dev-server';
 import { startHttpService, startWorkerService } from './services';
@@ -62,11 +61,12 @@ async function main(): Promise<void> {
     tracing,
   });
   const running = worker.run();
-  // Usage reports read the worker's own database (PGlite allows one opener per directory).
-  // The console links workflows into the dev server's own UI unless TEMPORAL_UI_URL says otherwise.
+  // The inbox, usage reports and alerts live in the worker's own database (PGlite allows one
+  // opener per directory). The console links workflows into the dev server's own UI unless
+  // TEMPORAL_UI_URL says otherwise.
   const serverConfig = { ...config, temporalUiUrl: config.temporalUiUrl ?? devServer.uiUrl ?? undefined };
   const http = await startHttpService(serverConfig, temporal, logger.child({ component: 'server' }), {
-    usage: new SqlUsageReader(worker.db.sql),
+    db: worker.db,
     tracing,
   });
 

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createWorkerActivities } from '../../activities';
 import { registeredFollowUps, type FollowUp } from '../../activities/follow-ups';
@@ -13,17 +13,27 @@ import { lifecycleSettings, type ServerConfig, type WorkerConfig } from '../conf
 import type express from 'express';
 import { createApp, type AppDeps } from '../http/app';
 import { createMetrics } from '../http/metrics';
-import type { LifecycleGateway } from '../http/ports';
+import type { CallbackRecorder, DependencyState, ReadinessReport } from '../http/ports';
 import type { Logger } from '../logger';
-import { createNonceStore, openDatabase } from '../store';
-import type { Database, NonceStore } from '../store/types';
-import { SqlUsageReader, type UsageReader } from '../store/usage';
+import { MemoryNonceStore, openDatabase, type InboxEntry } from '../store';
+import type { AlertEntry, Database, NonceStore } from '../store/types';
+import { SqlUsageReader } from '../store/usage';
 import type { TemporalConnectConfig } from '../temporal/connection';
 import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
-import { ensureSearchAttributes } from '../temporal/search-attributes';
+import { ensureSearchAttributes, requiredSearchAttributes } from '../temporal/search-attributes';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { createLifecycleWorker } from '../temporal/worker';
 import { traceRequests, workflowClientInterceptors, type Tracing } from '../telemetry';
+import { AlertRaiser } from '../alerts/raiser';
+import type { DeliveryFailure } from '../inbox/classify';
+import { InboxMaintenance } from '../inbox/maintenance';
+import { createInboxMetrics } from '../inbox/metrics';
+import { InboxMonitor } from '../inbox/monitor';
+import { DirectRecorder, InboxRecorder } from '../inbox/recorders';
+import { InboxRelay } from '../inbox/relay';
+
+/** Longest a server waits to connect to (or for a free connection of) its database. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 export interface WorkerService {
   worker: Worker;
@@ -106,8 +116,10 @@ export async function startWorkerService(
   };
 }
 
-/** Longest a shutdown waits for requests in flight (a hand-off is bounded by HANDOFF_TIMEOUT). */
+/** Longest a shutdown waits for requests in flight (each is bounded by HANDOFF_TIMEOUT). */
 const SHUTDOWN_GRACE_MS = 15_000;
+/** How long /readyz waits for each dependency. */
+const READINESS_TIMEOUT_MS = 1_500;
 
 export interface HttpService {
   /** Where callbacks go (PORT). */
@@ -117,8 +129,13 @@ export interface HttpService {
   server: Server;
   gateway: TemporalLifecycleGateway;
   client: Client;
-  nonces: NonceStore;
-  /** Stops accepting, lets in-flight requests (hand-offs) finish, then closes connections. */
+  /** `inbox`: callbacks are recorded in the database and relayed; `direct`: handed to Temporal at once. */
+  mode: CallbackRecorder['mode'];
+  /** The inbox relay of this replica (inbox mode). */
+  relay: InboxRelay | undefined;
+  /** The database the inbox lives in (inbox mode). */
+  db: Database | undefined;
+  /** Stops accepting, finishes requests and deliveries in flight, then closes connections. */
   close(): Promise<void>;
 }
 
@@ -128,14 +145,17 @@ export async function startHttpService(
   logger: Logger,
   opts: {
     now?: () => number;
-    /** Usage reports (GET /usage); default: over DATABASE_URL when set, else none (503). */
-    usage?: UsageReader;
+    /**
+     * A database opened by the caller (`npm run dev`: the worker's embedded one, which allows one
+     * opener): the inbox, usage reports and alerts live there. Default: DATABASE_URL's, else none.
+     */
+    db?: Database;
     /** From startTracing: a span per request, its context carried into Temporal (else none). */
     tracing?: Tracing | null;
   } = {},
 ): Promise<HttpService> {
   const { tracing } = opts;
-  // Lazy: the server starts (and answers /healthz, 503 on callbacks) while Temporal is down.
+  // Lazy: the server starts (and answers /healthz) while Temporal is down.
   const connection = Connection.lazy(temporal.connectionOptions);
   const client = new Client({
     connection,
@@ -149,38 +169,113 @@ export async function startHttpService(
     handoffTimeoutMs: config.handoffTimeoutMs,
     logger,
   });
-  const nonces = await createNonceStore({ databaseUrl: config.databaseUrl });
-  // The ledger, read-only, for usage reports; only PostgreSQL is reachable from a separate server.
-  let ledgerDb: Database | undefined;
-  let usage = opts.usage;
-  if (!usage && config.databaseUrl?.trim()) {
-    try {
-      ledgerDb = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
-    } catch (err) {
-      await nonces.close();
-      throw err;
-    }
-    usage = new SqlUsageReader(ledgerDb.sql);
-  }
-  // Draining (SIGTERM): /readyz answers 503 so load balancers stop sending, in-flight hand-offs finish.
-  let draining = false;
-  const served: LifecycleGateway = {
-    deliver: (payload) => gateway.deliver(payload),
-    getTask: (appId, taskId) => gateway.getTask(appId, taskId),
-    appsForTask: (taskId) => gateway.appsForTask(taskId),
-    list: (filter) => gateway.list(filter),
-    isReady: async () => !draining && (await gateway.isReady()),
+  const metrics = createMetrics();
+
+  // The database that records callbacks. Its pool answers within HANDOFF_TIMEOUT or not at all.
+  const ownsDb = !opts.db && Boolean(config.databaseUrl?.trim());
+  const db =
+    opts.db ??
+    (ownsDb
+      ? await openDatabase({
+          databaseUrl: config.databaseUrl,
+          dataDir: config.dataDir,
+          logger,
+          pool: { connectTimeoutMs: Math.min(config.handoffTimeoutMs, CONNECT_TIMEOUT_MS) },
+        })
+      : undefined);
+
+  let relay: InboxRelay | undefined;
+  let monitor: InboxMonitor | undefined;
+  let maintenance: InboxMaintenance | undefined;
+  let raiser: AlertRaiser | undefined;
+  let nonces: NonceStore | undefined;
+  let recorder: CallbackRecorder;
+  const registerSearchAttributes = async () => {
+    await ensureSearchAttributes(connection, temporal.namespace, logger);
   };
+  if (db) {
+    const inboxMetrics = createInboxMetrics(metrics.registry);
+    raiser = new AlertRaiser({ alerts: db.alerts, logger, webhookUrl: config.alertWebhookUrl });
+    const alerts = raiser;
+    relay = new InboxRelay({
+      inbox: db.inbox,
+      gateway,
+      logger,
+      metrics: inboxMetrics,
+      handoffTimeoutMs: config.handoffTimeoutMs,
+      concurrency: config.relayConcurrency,
+      onRejected: async (entry, failure) => {
+        await alerts.raise(callbackRejectedAlert(entry, failure));
+      },
+      registerSearchAttributes,
+    });
+    recorder = new InboxRecorder(db.inbox, () => relay?.kick());
+    monitor = new InboxMonitor({ inbox: db.inbox, metrics: inboxMetrics, logger });
+    maintenance = new InboxMaintenance({ inbox: db.inbox, retentionMs: config.callbackRetentionMs, logger });
+    relay.start();
+    monitor.start();
+    maintenance.start();
+  } else {
+    nonces = new MemoryNonceStore({ logger });
+    recorder = new DirectRecorder(nonces, gateway);
+    logger.warn(
+      'no DATABASE_URL: callbacks are handed to Temporal before they are answered (no inbox: a ' +
+        'callback refused while Temporal is away is lost once ZEGO stops retrying); one replica only',
+    );
+  }
+  // Like the worker, make sure the search attributes exist (a fresh namespace); never blocks start-up.
+  registerSearchAttributes().catch((err: unknown) =>
+    logger.warn({ err: errorText(err) }, 'search attributes not checked yet (Temporal unreachable?)'),
+  );
+
+  // Draining (SIGTERM): /readyz answers 503 so load balancers stop sending, in-flight requests finish.
+  let draining = false;
+  const searchAttributesReady = searchAttributeCheck(connection, temporal.namespace);
+  const readiness = async (): Promise<ReadinessReport> => {
+    const mode = recorder.mode;
+    const temporalUp = gateway.isReady(READINESS_TIMEOUT_MS);
+    if (db) {
+      const [database, reachable] = await Promise.all([
+        db.sql.query('SELECT 1', [], { timeoutMs: READINESS_TIMEOUT_MS }).then(
+          () => true,
+          () => false,
+        ),
+        temporalUp,
+      ]);
+      const relayState = relay?.status().temporal ?? 'up';
+      const dependencies: DependencyState[] = [
+        { dependency: 'database', ready: database },
+        { dependency: 'temporal', ready: reachable && relayState !== 'away' },
+        { dependency: 'search_attributes', ready: relayState !== 'waiting' },
+      ];
+      const status =
+        draining || !database ? 'not_ready' : dependencies.every((d) => d.ready) ? 'ready' : 'degraded';
+      return { status, mode, dependencies };
+    }
+    const reachable = await temporalUp;
+    const attributes = reachable && (await searchAttributesReady());
+    const dependencies: DependencyState[] = [
+      { dependency: 'temporal', ready: reachable },
+      { dependency: 'search_attributes', ready: attributes },
+    ];
+    return { status: !draining && reachable && attributes ? 'ready' : 'not_ready', mode, dependencies };
+  };
+
   const appDeps: AppDeps = {
-    gateway: served,
+    gateway,
+    recorder,
+    readiness,
     isDraining: () => draining,
-    nonces,
     logger,
-    metrics: createMetrics(),
+    metrics,
     secrets: config.callbackSecrets,
     maxSkewMs: config.callbackMaxSkewMs,
+    handoffTimeoutMs: config.handoffTimeoutMs,
     now: opts.now,
-    usage,
+    usage: db ? new SqlUsageReader(db.sql) : undefined,
+    inbox: db?.inbox,
+    alerts: db?.alerts,
+    onRedeliver: () => relay?.kick(),
     adminTokens: config.adminTokens,
     temporalUi: config.temporalUiUrl
       ? { url: config.temporalUiUrl, namespace: temporal.namespace }
@@ -193,43 +288,47 @@ export async function startHttpService(
       s.once('error', reject);
       s.listen(port, host, () => resolve(s));
     });
-  // With ADMIN_PORT the admin surface (token-guarded either way) listens apart, e.g. privately.
-  const server = await listen(
-    createApp(appDeps, config.adminListener ? 'public' : 'all'),
-    config.port,
-    config.host,
-  );
-  let adminServer: Server | undefined;
-  if (config.adminListener) {
-    try {
-      adminServer = await listen(
-        createApp(appDeps, 'admin'),
-        config.adminListener.port,
-        config.adminListener.host,
+  const servers: Server[] = [];
+  const stopBackground = async () => {
+    await relay?.stop();
+    await Promise.all([monitor?.stop(), maintenance?.stop(), raiser?.close(), nonces?.close()]);
+    if (ownsDb) await db?.close();
+    await connection.close();
+  };
+  try {
+    // With ADMIN_PORT the admin surface (token-guarded either way) listens apart, e.g. privately.
+    servers.push(
+      await listen(createApp(appDeps, config.adminListener ? 'public' : 'all'), config.port, config.host),
+    );
+    if (config.adminListener) {
+      servers.push(
+        await listen(createApp(appDeps, 'admin'), config.adminListener.port, config.adminListener.host),
       );
-    } catch (err) {
-      server.close();
-      throw err;
     }
+  } catch (err) {
+    for (const s of servers) s.close();
+    await stopBackground();
+    throw err;
   }
   const urlOf = (s: Server, configuredHost: string) => {
     const { port } = s.address() as AddressInfo;
     const host = configuredHost === '0.0.0.0' || configuredHost === '::' ? '127.0.0.1' : configuredHost;
     return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   };
-  const url = urlOf(server, config.host);
-  const servers = adminServer ? [server, adminServer] : [server];
+  const url = urlOf(servers[0], config.host);
   return {
     url,
-    adminUrl: adminServer && config.adminListener ? urlOf(adminServer, config.adminListener.host) : url,
-    server,
+    adminUrl: servers[1] && config.adminListener ? urlOf(servers[1], config.adminListener.host) : url,
+    server: servers[0],
     gateway,
     client,
-    nonces,
+    mode: recorder.mode,
+    relay,
+    db,
     async close() {
       draining = true;
       if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-      // Stop accepting; requests in flight (hand-offs to Temporal) finish and are answered.
+      // Stop accepting; requests in flight finish and are answered.
       const closed = Promise.all(
         servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
       );
@@ -244,9 +343,52 @@ export async function startHttpService(
       closeIdle();
       await closed;
       clearInterval(sweep);
-      await nonces.close();
-      await ledgerDb?.close();
-      await connection.close();
+      // Deliveries in flight finish; what is left stays pending for the other replicas.
+      await stopBackground();
     },
   };
+}
+
+/**
+ * Whether the namespace has the lifecycle's search attributes (direct mode needs them before a
+ * callback can go through). Remembered once true; a refusal to list them (Temporal Cloud's API keys)
+ * counts as present: there they are managed in the Cloud UI.
+ */
+function searchAttributeCheck(connection: Connection, namespace: string): () => Promise<boolean> {
+  let confirmed = false;
+  const wanted = requiredSearchAttributes();
+  return async () => {
+    if (confirmed) return true;
+    try {
+      const { customAttributes } = await connection.withDeadline(Date.now() + READINESS_TIMEOUT_MS, () =>
+        connection.operatorService.listSearchAttributes({ namespace }),
+      );
+      confirmed = Object.keys(wanted).every((name) => customAttributes?.[name] !== undefined);
+    } catch (err) {
+      confirmed = isGrpcServiceError(err) && [7, 12, 16].includes(err.code);
+    }
+    return confirmed;
+  };
+}
+
+function callbackRejectedAlert(entry: InboxEntry, failure: DeliveryFailure): AlertEntry {
+  return {
+    // A redelivery that is refused again raises a new alert.
+    key: `callback_rejected:${entry.id}:${entry.redeliveries}`,
+    kind: 'callback_rejected',
+    appId: entry.appId,
+    taskId: entry.taskId,
+    userId: entry.payload.userId,
+    workflowId: entry.workflowId,
+    lifecycleId: '',
+    reason: `Temporal refused callback ${entry.id} (${entry.event} Sequence ${entry.sequence}) for good: ${
+      failure.code ? `${failure.code}: ` : ''
+    }${failure.message}`,
+    occurredAt: new Date().toISOString(),
+    details: { callbackId: entry.id, event: entry.event, sequence: entry.sequence, code: failure.code },
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -52,6 +52,8 @@ export interface InboxEntry {
   /** Until when a relay holds it (or a retry waits), if it does. */
   leaseUntil: string | null;
   payload: CallbackSignalPayload;
+  /** The recording request's trace context (traceparent, …) when tracing was on. */
+  traceContext: Record<string, string> | null;
 }
 
 export interface RecordInput {
@@ -62,6 +64,10 @@ export interface RecordInput {
   nonceExpiresAtMs: number;
   workflowId: string;
   payload: CallbackSignalPayload;
+  /** Give up after this long (the caller's deadline): the answer is then 503. */
+  timeoutMs?: number;
+  /** The request's trace context, for the relay to continue the trace. */
+  traceContext?: Record<string, string>;
 }
 
 export type RecordResult =
@@ -103,7 +109,7 @@ export const MAX_LIST_LIMIT = 1000;
 const ENTRY_COLUMNS = `id::text AS id, status, app_id, task_id, workflow_id, event, callback_status,
   sequence::text AS sequence, ${isoSql('received_at')} AS received_at, attempts, redeliveries,
   ${isoSql('delivered_at')} AS delivered_at, outcome, run_id, error,
-  ${isoSql('lease_until')} AS lease_until, payload::text AS payload`;
+  ${isoSql('lease_until')} AS lease_until, payload::text AS payload, trace_context::text AS trace_context`;
 
 interface EntryRow {
   id: string;
@@ -123,6 +129,7 @@ interface EntryRow {
   error: string | null;
   lease_until: string | null;
   payload: string;
+  trace_context: string | null;
 }
 
 function toEntry(row: EntryRow): InboxEntry {
@@ -144,6 +151,7 @@ function toEntry(row: EntryRow): InboxEntry {
     error: row.error,
     leaseUntil: row.lease_until,
     payload: parseJson<CallbackSignalPayload>(row.payload) as CallbackSignalPayload,
+    traceContext: parseJson<Record<string, string>>(row.trace_context),
   };
 }
 
@@ -162,8 +170,9 @@ const RECORD_SQL = `
     RETURNING n.fingerprint = $2 AS same_body, n.binding_id = $4::text AS bound
   ), entry AS (
     INSERT INTO callback_inbox
-      (workflow_id, app_id, task_id, event, sequence, callback_status, payload, nonce_key, received_at)
-    SELECT $6, $7, $8, $9, $10::bigint, $11, $12::jsonb, $1, $13::timestamptz FROM bind WHERE bind.same_body
+      (workflow_id, app_id, task_id, event, sequence, callback_status, payload, nonce_key, received_at, trace_context)
+    SELECT $6, $7, $8, $9, $10::bigint, $11, $12::jsonb, $1, $13::timestamptz, $14::jsonb
+    FROM bind WHERE bind.same_body
     RETURNING id
   )
   SELECT b.same_body, b.bound, (SELECT id::text FROM entry) AS id,
@@ -210,7 +219,7 @@ const COMPLETE_SQL = `
 
 const RELEASE_SQL = `
   UPDATE callback_inbox
-  SET lease_owner = NULL, lease_until = now() + $3::integer * interval '1 millisecond', error = $4
+  SET lease_owner = NULL, lease_until = now() + $3::integer * interval '1 millisecond', error = COALESCE($4, error)
   WHERE id = ANY (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND lease_owner = $2 AND status = 'pending'`;
 
 const REJECT_SQL = `
@@ -258,8 +267,11 @@ export interface CallbackInbox {
   ): Promise<InboxEntry[]>;
   /** Marks entries delivered; returns those it changed, with when they were received. */
   complete(delivered: readonly Delivered[]): Promise<{ id: string; receivedAt: string }[]>;
-  /** Gives leased entries back after a transient failure; they may be claimed again after `retryInMs`. */
-  release(owner: string, ids: readonly string[], retryInMs: number, error: string): Promise<void>;
+  /**
+   * Gives leased entries back; they may be claimed again after `retryInMs`. `error` (why the last
+   * attempt failed) replaces the stored one; null keeps it.
+   */
+  release(owner: string, ids: readonly string[], retryInMs: number, error: string | null): Promise<void>;
   /** Parks an entry Temporal refused for good; null when it was not pending (any more). */
   reject(id: string, error: string): Promise<InboxEntry | null>;
   get(id: string): Promise<InboxEntry | null>;
@@ -288,21 +300,28 @@ export class SqlCallbackInbox implements CallbackInbox {
       bound: boolean | string;
       id: string | null;
       seen: boolean | string;
-    }>(RECORD_SQL, [
-      input.nonceKey,
-      input.fingerprint,
-      new Date(input.nonceExpiresAtMs).toISOString(),
-      randomUUID(),
-      new Date(this.now()).toISOString(),
-      input.workflowId,
-      payload.appId,
-      payload.taskId,
-      payload.event,
-      String(payload.sequence),
-      payload.status,
-      JSON.stringify(payload),
-      payload.receivedAt,
-    ]);
+    }>(
+      RECORD_SQL,
+      [
+        input.nonceKey,
+        input.fingerprint,
+        new Date(input.nonceExpiresAtMs).toISOString(),
+        randomUUID(),
+        new Date(this.now()).toISOString(),
+        input.workflowId,
+        payload.appId,
+        payload.taskId,
+        payload.event,
+        String(payload.sequence),
+        payload.status,
+        JSON.stringify(payload),
+        payload.receivedAt,
+        input.traceContext && Object.keys(input.traceContext).length
+          ? JSON.stringify(input.traceContext)
+          : null,
+      ],
+      { timeoutMs: input.timeoutMs },
+    );
     const row = rows[0];
     if (!row) throw new Error('inbox record returned no row');
     if (!truthy(row.same_body)) return { binding: 'conflict' };
@@ -333,7 +352,12 @@ export class SqlCallbackInbox implements CallbackInbox {
     return rows.map((r) => ({ id: r.id, receivedAt: r.received_at }));
   }
 
-  async release(owner: string, ids: readonly string[], retryInMs: number, error: string): Promise<void> {
+  async release(
+    owner: string,
+    ids: readonly string[],
+    retryInMs: number,
+    error: string | null,
+  ): Promise<void> {
     if (ids.length === 0) return;
     await this.sql.query(RELEASE_SQL, [JSON.stringify(ids), owner, Math.max(0, Math.ceil(retryInMs)), error]);
   }

@@ -44,13 +44,25 @@ export interface OpenDatabaseOptions {
   /** `DATA_DIR`; the embedded database lives in `${dataDir}/pglite`. */
   dataDir: string;
   logger?: Logger;
+  /** PostgreSQL pool settings (defaults below). */
+  pool?: PoolSettings;
 }
 
-/** Connection pool size of the worker's database (PostgreSQL). */
+export interface PoolSettings {
+  max?: number;
+  /** Connecting, and waiting for a free connection, at most this long. */
+  connectTimeoutMs?: number;
+  /** PostgreSQL cancels a statement running longer (server side). */
+  statementTimeoutMs?: number;
+}
+
+/** Connection pool size of a process's database (PostgreSQL). */
 export const DATABASE_POOL_SIZE = 10;
 /** Connection pool size of the server's nonce store (PostgreSQL). */
 export const NONCE_POOL_SIZE = 4;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Longer than any statement of the service should take (activities time out after 30 s). */
+const STATEMENT_TIMEOUT_MS = 30_000;
 
 class SqlDatabase implements Database {
   readonly kind: Database['kind'];
@@ -76,7 +88,7 @@ class SqlDatabase implements Database {
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   const databaseUrl = opts.databaseUrl?.trim();
   const client = databaseUrl
-    ? await connectPostgres(databaseUrl, DATABASE_POOL_SIZE, opts.logger)
+    ? await connectPostgres(databaseUrl, { max: DATABASE_POOL_SIZE, ...opts.pool }, opts.logger)
     : await openEmbedded(opts.dataDir, opts.logger);
   await migrate(client, databaseUrl, opts.logger);
   return new SqlDatabase(client);
@@ -92,19 +104,27 @@ export async function createNonceStore(
   const databaseUrl = opts.databaseUrl?.trim();
   const storeOptions = { logger: opts.logger, now: opts.now, sweepIntervalMs: opts.sweepIntervalMs };
   if (!databaseUrl) return new MemoryNonceStore(storeOptions);
-  const client = await connectPostgres(databaseUrl, NONCE_POOL_SIZE, opts.logger);
+  const client = await connectPostgres(databaseUrl, { max: NONCE_POOL_SIZE }, opts.logger);
   await migrate(client, databaseUrl, opts.logger);
   return new PostgresNonceStore(client, { ...storeOptions, onClose: () => client.close() });
 }
 
-async function connectPostgres(url: string, max: number, logger: Logger | undefined): Promise<SqlClient> {
+async function connectPostgres(
+  url: string,
+  settings: PoolSettings,
+  logger: Logger | undefined,
+): Promise<SqlClient> {
   const where = `DATABASE_URL=${redactDatabaseUrl(url)}`;
   let pool: Pool;
   try {
     pool = new Pool({
       connectionString: url,
-      max,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      max: settings.max ?? DATABASE_POOL_SIZE,
+      connectionTimeoutMillis: settings.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      statement_timeout: settings.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+      // A transaction left open by a process that hung must not hold its locks for ever.
+      idle_in_transaction_session_timeout: 60_000,
+      keepAlive: true,
       application_name: 'zego-transcode-lifecycle',
     });
   } catch (err) {

@@ -150,7 +150,10 @@ export const MIGRATIONS: readonly Migration[] = [
         outcome         text,
         run_id          text,
         error           text,
-        redeliveries    integer NOT NULL DEFAULT 0
+        redeliveries    integer NOT NULL DEFAULT 0,
+        -- W3C trace context of the request that recorded it (tracing on): the relay's hand-off
+        -- continues that trace.
+        trace_context   jsonb
       );
       -- The relay: per-task heads in Sequence order, and the oldest pending entry.
       CREATE INDEX callback_inbox_pending_task_idx ON callback_inbox (workflow_id, sequence, id)

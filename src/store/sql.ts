@@ -10,7 +10,7 @@
 import Module from 'node:module';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
-import type { Sql } from './types';
+import type { QueryOptions, Sql } from './types';
 
 /** Statements inside one transaction. */
 export interface SqlTx extends Sql {
@@ -33,8 +33,17 @@ export class PoolSql implements SqlClient {
 
   constructor(readonly pool: Pool) {}
 
-  async query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
-    const result = await this.pool.query(text, params);
+  async query<T = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    opts?: QueryOptions,
+  ): Promise<{ rows: T[] }> {
+    // query_timeout (per query, read by pg's client though its types lack it): a server that never
+    // answers fails the query, and the pool destroys that connection.
+    const config = opts?.timeoutMs
+      ? { text, values: params, query_timeout: Math.max(1, Math.ceil(opts.timeoutMs)) }
+      : { text, values: params };
+    const result = await this.pool.query(config);
     return { rows: result.rows as T[] };
   }
 

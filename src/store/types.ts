@@ -7,9 +7,18 @@ import type { BillingLine, BillingResult } from '../zego/billing-types';
 import type { TranscodeInput, TranscodeOutput } from '../zego/types';
 import type { CallbackInbox } from './inbox';
 
+/** Per-query options; `timeoutMs` gives up waiting (client side) and drops the connection. */
+export interface QueryOptions {
+  timeoutMs?: number;
+}
+
 /** The minimal query surface both pg.Pool and PGlite provide. */
 export interface Sql {
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  query<T = Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    opts?: QueryOptions,
+  ): Promise<{ rows: T[] }>;
 }
 
 export interface BillingRecord extends BillingResult {

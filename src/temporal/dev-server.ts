@@ -32,6 +32,8 @@ export interface DevServerOptions {
   logger?: (line: string) => void;
   /** Default 90 s. */
   startTimeoutMs?: number;
+  /** Dynamic config values (`--dynamic-config-value KEY=JSON`), e.g. `{ 'limit.blobSize.error': 500 }`. */
+  dynamicConfig?: Record<string, unknown>;
 }
 
 export interface DevServer {
@@ -98,6 +100,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   };
   args.push('--http-port', String(await extraPort()), '--metrics-port', String(await extraPort()));
   if (namespace !== 'default') args.push('--namespace', namespace);
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   if (uiPort !== null) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
   if (opts.dbFilename) {

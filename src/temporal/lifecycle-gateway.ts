@@ -1,6 +1,6 @@
 /**
- * The HTTP server's way into Temporal: signal-with-start for callbacks, queries and visibility
- * for task state. Everything the server answers 200 for has been acknowledged by Temporal here.
+ * The server's way into Temporal: signal-with-start for callbacks (the inbox relay's, or the direct
+ * hand-off without a database), queries and visibility for task state.
  */
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -107,9 +107,9 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
     return this.listExecutions(clauses.join(' AND '), filter.limit ?? 100);
   }
 
-  async isReady(): Promise<boolean> {
+  async isReady(timeoutMs = 2_000): Promise<boolean> {
     try {
-      await this.opts.client.withDeadline(Date.now() + 2_000, () =>
+      await this.opts.client.withDeadline(Date.now() + timeoutMs, () =>
         this.opts.client.connection.workflowService.getSystemInfo({}),
       );
       return true;
@@ -188,7 +188,8 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
 
   private unavailable(what: string, err: unknown): TemporalUnavailableError {
     const message = err instanceof Error ? err.message : String(err);
-    this.opts.logger?.warn({ err: message }, `Temporal ${what} failed`);
-    return new TemporalUnavailableError(`Temporal ${what} failed: ${message}`);
+    this.opts.logger?.debug({ err: message }, `Temporal ${what} failed`);
+    // The cause keeps the gRPC status: the relay tells a refusal from an outage by it.
+    return new TemporalUnavailableError(`Temporal ${what} failed: ${message}`, 2, { cause: err });
   }
 }

@@ -9,6 +9,14 @@
  */
 import { z } from 'zod';
 import { decodeJsonText, isDecodedObject, JsonNumber, scalarText, type DecodedObject } from './decode';
+import {
+  appIdProblem,
+  NONCE_MAX_CHARS,
+  TASK_ID_MAX_CHARS,
+  tooLong,
+  unstorableText,
+  USER_ID_MAX_CHARS,
+} from './limits';
 import type { TranscodeCallback, TranscodeEventName, TranscodeInput, TranscodeOutput } from './types';
 
 export interface FieldError {
@@ -69,10 +77,25 @@ function isAbsent(value: unknown): boolean {
 function requiredText(value: unknown): Check<string> {
   if (isAbsent(value)) return { ok: false, message: 'is required' };
   const text = scalarText(value);
-  return text === undefined
-    ? { ok: false, message: `must be a string, got ${received(value)}` }
-    : { ok: true, value: text };
+  if (text === undefined) return { ok: false, message: `must be a string, got ${received(value)}` };
+  const unstorable = unstorableText(text);
+  return unstorable ? { ok: false, message: unstorable } : { ok: true, value: text };
 }
+
+/** A text check followed by `problem` (a limit, a format): src/zego/limits.ts. */
+function textWith<T extends string | undefined>(
+  base: (value: unknown) => Check<T>,
+  problem: (text: string) => string | undefined,
+) {
+  return (value: unknown): Check<T> => {
+    const result = base(value);
+    if (!result.ok || result.value === undefined) return result;
+    const message = problem(result.value);
+    return message ? { ok: false, message } : result;
+  };
+}
+
+const IN_WORKFLOW_ID = 'it is part of the workflow ID and a search attribute';
 
 function optionalText(value: unknown): Check<string | undefined> {
   if (isAbsent(value)) return { ok: true, value: undefined };
@@ -177,12 +200,17 @@ const detailsShape = {
 function commonShape(name: TranscodeEventName) {
   return {
     event: field(eventNamed(name)),
-    appid: field(requiredText),
+    appid: field(textWith(requiredText, appIdProblem)),
     timestamp: field(requiredText),
-    nonce: field(requiredText),
+    nonce: field(textWith(requiredText, (t) => tooLong(t, NONCE_MAX_CHARS, 'ZEGO sends a random number'))),
     signature: field(requiredText),
-    taskid: field(requiredText),
-    userid: field(withDefault(optionalText, '')),
+    taskid: field(textWith(requiredText, (t) => tooLong(t, TASK_ID_MAX_CHARS, IN_WORKFLOW_ID))),
+    userid: field(
+      withDefault(
+        textWith(optionalText, (t) => tooLong(t, USER_ID_MAX_CHARS, 'it is a search attribute')),
+        '',
+      ),
+    ),
     sequence: field(withDefault(integer({ min: 0 }), 0)),
     status: field(withDefault(optionalText, '')),
   };

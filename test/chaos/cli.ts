@@ -1,17 +1,18 @@
 /**
  * `npm run chaos [-- --full] [--seed S] [--keep]`: the chaos run of test/chaos/harness.ts outside
- * jest. Default: the CI size (200 lifecycles, a 22 s Temporal outage, 3 worker kills, 1 HTTP server
- * kill); `--full`: 2,000 lifecycles and a 30 s outage. Exit code 0 when nothing was lost and
- * nothing was billed twice or wrongly, 1 otherwise.
+ * jest. Default: the CI size (200 lifecycles, a 155 s Temporal outage, 3 worker kills, 2 HTTP
+ * server kills); `--full`: 2,000 lifecycles and a 10-minute outage. Exit code 0 when nothing was
+ * lost and nothing was billed twice or wrongly, 1 otherwise.
  */
 import { parseArgs } from 'node:util';
 import { CHAOS_SIZES, chaosProblems, runChaos } from './harness';
 
 const USAGE = `usage: npm run chaos [-- --full] [--seed S] [--keep]
 
-  (default)   CI size: 200 lifecycles at 10 callbacks/s, a 22 s Temporal outage,
-              3 worker SIGKILLs, 1 HTTP server SIGKILL mid-request (~2 min)
-  --full      2,000 lifecycles at 15 callbacks/s and a 30 s outage (~10 min)
+  (default)   CI size: 200 lifecycles at 10 callbacks/s, a 155 s Temporal outage
+              (longer than ZEGO's retry span), 3 worker SIGKILLs, 2 HTTP server
+              SIGKILLs: mid-request and mid-relay (~5 min)
+  --full      2,000 lifecycles at 15 callbacks/s and a 10-minute outage (~20 min)
   --seed S    replay the plan of an earlier run (its seed is printed)
   --keep      keep the run's directory (worker-N.log, server.log, the SQLite file)
   --help      this text
@@ -59,7 +60,8 @@ async function main(): Promise<number> {
     `  status codes           ${JSON.stringify(sim.statusCounts)}`,
     `  Temporal outage        ${(result.outageMs / 1000).toFixed(1)} s`,
     `  worker SIGKILLs        ${result.events.filter((e) => e.what.includes('SIGKILLed (')).length} (+ ${result.unplannedWorkerExits} exits by itself)`,
-    `  server SIGKILL         with ${result.inFlightAtServerKill} request(s) in flight`,
+    `  server SIGKILLs        mid-request (${result.inFlightAtServerKill} in flight), mid-relay (${result.leasedAtServerKill} entries leased)`,
+    `  inbox at the end       ${result.inbox.delivered} delivered, ${result.inbox.pending} pending, ${result.inbox.rejected} rejected`,
     `  ledger rows            ${ledger.rows} for ${ledger.tasksBilled} lifecycles (double-billed: ${ledger.tasksWithMoreThanOneRow.length}, missing: ${ledger.tasksWithoutRow.length})`,
     `  billing mismatches     seconds ${ledger.secondsMismatches.length}, minutes per tier ${ledger.minutesMismatches.length}, not finalized ${ledger.notFinalized.length}`,
     `    of which explained    ${[...ledger.secondsMismatches, ...ledger.minutesMismatches].filter((m) => m.explainedBy).length} (lifecycles with an update acknowledged after the gap grace: ${ledger.lifecyclesWithLateUpdate}; with a re-signed copy first and its original after the outcome: ${ledger.lifecyclesWithResignedCopyFirst})`,

@@ -2,11 +2,13 @@
  * The chaos run: a stream of simulated ZEGO lifecycles (src/sim, ZEGO's 2/4/8/16/32 s retry
  * schedule at retryScale 1) against the real service while it is being broken:
  *
- *  - the Temporal dev server (SQLite file) is SIGKILLed and kept down for `outageMs` (≥ 20 s), then
- *    restarted on the same port with the same file;
+ *  - the Temporal dev server (SQLite file) is SIGKILLed and kept down for `outageMs` (CI: 155 s,
+ *    longer than ZEGO's whole retry span; full: 10 minutes), then restarted on the same port with
+ *    the same file. Callbacks keep flowing: the inbox records them and answers 200;
  *  - the worker (src/main/worker.ts, a child process) is SIGKILLed `workerKills` times and restarted;
- *  - the HTTP server (src/main/server.ts, a child process) is SIGKILLed while a callback request is
- *    in flight, and restarted on the same port.
+ *  - the HTTP server (src/main/server.ts, a child process) is SIGKILLed twice: while a callback
+ *    request is in flight, and mid-relay (while its relay holds leased entries of the backlog that
+ *    built up during the outage); restarted on the same port each time.
  *
  * Then: nothing given up (every callback acknowledged within ZEGO's retries), one ledger row per
  * lifecycle, billed seconds and minutes per tier exactly as the simulator's ground truth says, one
@@ -85,6 +87,12 @@ export interface ChaosResult {
   /** Attempts per 5 s of the stream (by when they were sent): outcome → count. */
   timeline: { fromS: number; outcomes: Record<string, number> }[];
   outageMs: number;
+  /** The outage asked for (the run fails when the real one was shorter). */
+  plannedOutageMs: number;
+  /** Inbox entries leased by the relay when the server was SIGKILLed mid-relay. */
+  leasedAtServerKill: number;
+  /** The inbox once everything settled: nothing may be left pending or parked as rejected. */
+  inbox: { pending: number; rejected: number; delivered: number };
   /** Worker processes that exited without being killed (restarted by the harness). */
   unplannedWorkerExits: number;
   /** Requests in flight when the HTTP server was SIGKILLed. */
@@ -119,8 +127,8 @@ const ACK_ORDER_SLACK_MS = 1_000;
  * (seen at 30 callbacks/s: 1,354 of 6,375 given up).
  */
 export const CHAOS_SIZES = {
-  ci: { tasks: 200, ratePerSecond: 10, outageMs: 22_000, workerKills: 3 },
-  full: { tasks: 2_000, ratePerSecond: 15, outageMs: 30_000, workerKills: 3, settleTimeoutMs: 300_000 },
+  ci: { tasks: 200, ratePerSecond: 10, outageMs: 155_000, workerKills: 3, settleTimeoutMs: 240_000 },
+  full: { tasks: 2_000, ratePerSecond: 15, outageMs: 600_000, workerKills: 3, settleTimeoutMs: 900_000 },
 } satisfies Record<string, Partial<ChaosOptions>>;
 
 /** What went wrong, one line each; empty when the run proved what it should. */
@@ -128,8 +136,11 @@ export function chaosProblems(r: ChaosResult, strict = process.env.CHAOS_STRICT_
   const p: string[] = [];
   if (r.givenUp > 0)
     p.push(`${r.givenUp} callback(s) given up after ZEGO's retries: ${JSON.stringify(r.lost.slice(0, 5))}`);
-  if (r.outageMs < 20_000) p.push(`the Temporal outage lasted only ${r.outageMs} ms`);
+  if (r.outageMs < r.plannedOutageMs) p.push(`the Temporal outage lasted only ${r.outageMs} ms`);
   if (r.inFlightAtServerKill < 1) p.push('no request was in flight when the HTTP server was killed');
+  if (r.leasedAtServerKill < 1) p.push('the relay held no entry when the HTTP server was killed mid-relay');
+  if (r.inbox.pending > 0 || r.inbox.rejected > 0)
+    p.push(`the inbox kept ${r.inbox.pending} pending and ${r.inbox.rejected} rejected entries`);
   const { ledger, alerts } = r;
   if (ledger.tasksWithMoreThanOneRow.length)
     p.push(`double billing: ${ledger.tasksWithMoreThanOneRow.slice(0, 5).join(', ')}`);
@@ -326,6 +337,37 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         await startServer();
       },
     ]);
+    // Mid-relay: once the relay holds leased entries of the backlog the outage left, SIGKILL the
+    // server; the leases expire and the restarted server (a new relay) delivers them.
+    let leasedAtServerKill = 0;
+    const killServerMidRelay = async () => {
+      const pg = new Client({ connectionString: db.url });
+      await pg.connect();
+      try {
+        const leased = async () =>
+          Number(
+            (
+              await pg.query(
+                "SELECT count(*)::int AS n FROM callback_inbox WHERE status = 'pending' AND lease_owner IS NOT NULL",
+              )
+            ).rows[0].n,
+          );
+        const deadline = Date.now() + 60_000;
+        let n = await leased();
+        while (n < 1 && Date.now() < deadline) {
+          await sleep(20);
+          n = await leased();
+        }
+        const s = server;
+        if (!s) return;
+        leasedAtServerKill = n;
+        await s.kill('SIGKILL');
+        note(`HTTP server ${s.pid} SIGKILLed mid-relay, its relay holding ${n} leased entries`);
+        await startServer();
+      } finally {
+        await pg.end();
+      }
+    };
     let outageMs = 0;
     timeline.push([
       outageAt,
@@ -340,6 +382,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         temporal = await startTemporal();
         outageMs = Date.now() - down;
         note(`Temporal dev server back on the same port and file after ${(outageMs / 1000).toFixed(1)} s`);
+        await killServerMidRelay();
       },
     ]);
     timeline.sort((a, b) => a[0] - b[0]);
@@ -380,6 +423,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         billed = await count();
       }
       note(`${billed}/${opts.tasks} lifecycles billed`);
+      // Late repeats may still be on their way to their closed lifecycles.
+      const pendingNow = async () =>
+        Number(
+          (
+            await pg.query(
+              "SELECT count(*)::int AS n FROM callback_inbox WHERE app_id = $1 AND status = 'pending'",
+              [appId],
+            )
+          ).rows[0].n,
+        );
+      while ((await pendingNow()) > 0 && Date.now() < deadline) await sleep(500);
+      const inboxRows = await pg.query<{ status: string; n: number }>(
+        'SELECT status, count(*)::int AS n FROM callback_inbox WHERE app_id = $1 GROUP BY status',
+        [appId],
+      );
+      const inbox = { pending: 0, rejected: 0, delivered: 0 };
+      for (const row of inboxRows.rows) inbox[row.status as keyof typeof inbox] = row.n;
       const ledger = await checkLedger(pg, appId, report, arrivalAnomalies(plan, sent));
       const alerts = await checkAlerts(pg, appId, report);
       return {
@@ -393,6 +453,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         streamStartMs: streamStart - t0,
         timeline: timelineOf(sent),
         outageMs,
+        plannedOutageMs: opts.outageMs,
+        leasedAtServerKill,
+        inbox,
         unplannedWorkerExits,
         inFlightAtServerKill,
         ledger,

@@ -19,7 +19,6 @@ import { openDatabase } from '../../src/store';
 import type { Database } from '../../src/store/types';
 import type { ZegoApiClient } from '../../src/zego/api-client';
 import type { FollowUp } from '../../activities/follow-ups';
-import { SqlUsageReader } from '../../src/store/usage';
 import type { Tracing } from '../../src/telemetry';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import type { LifecycleStateDocument } from '../../workflows/definitions';
@@ -121,8 +120,10 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
   const workerConfig = loadWorkerConfig(env);
   // One database handle for the worker and the assertions: PGlite allows one opener per directory.
   const db = await openDatabase({ databaseUrl, dataDir, logger });
+  // PostgreSQL: the server opens its own pool from DATABASE_URL, as in production. Embedded: it
+  // shares the one PGlite handle, as `npm run dev` does.
   const http = await startHttpService(loadServerConfig(env), temporal, logger, {
-    usage: new SqlUsageReader(db.sql),
+    db: databaseUrl ? undefined : db,
     tracing: opts.tracing,
   });
 

@@ -133,6 +133,46 @@ describe('zego-transcode CLI', () => {
     expect(none.stderr).toMatch(/ZEGO_CALLBACK_SECRET/);
   });
 
+  test('callbacks list and redeliver: the log of the task, one entry handed back, none rejected', async () => {
+    // Both sends of the start were recorded; wait until the relay has handed them over.
+    const listed = await until(
+      () => cli(['callbacks', 'list', '--task', taskId, '--json']),
+      (r) =>
+        r.code === 0 && (JSON.parse(r.stdout) as { status: string }[]).every((e) => e.status === 'delivered'),
+    );
+    const entries = JSON.parse(listed.stdout) as {
+      id: string;
+      status: string;
+      event: string;
+      outcome: string;
+    }[];
+    expect(entries).toHaveLength(2);
+    expect(entries.map((e) => [e.event, e.status, e.outcome])).toEqual([
+      ['transcode_start', 'delivered', 'accepted'],
+      ['transcode_start', 'delivered', 'accepted'],
+    ]);
+    const table = await cli(['callbacks', 'list', '--app', appId, '--status', 'delivered']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ID +STATUS +EVENT +SEQ +APP +TASK +RECEIVED +DELIVERED +ATTEMPTS/m);
+    expect(table.stdout).toMatch(
+      new RegExp(`^${entries[0].id} +delivered +TranscodeStarted +0 +${appId} +${taskId} `, 'm'),
+    );
+
+    const again = await cli(['callbacks', 'redeliver', entries[1].id]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(
+      new RegExp(`^callback ${entries[1].id} \\(transcode_start Sequence 0 of task ${taskId}\\) is pending`),
+    );
+    const doc = await svc.waitForTask(appId, taskId, (d) => d.events[0]?.deliveries === 3);
+    expect(doc.status).toBe('running');
+    const none = await cli(['callbacks', 'redeliver', '--status', 'rejected', '--json']);
+    expect(none.code).toBe(0);
+    expect(JSON.parse(none.stdout)).toMatchObject({ redelivered: 0 });
+    expect((await cli(['callbacks', 'redeliver', '99999999'])).code).toBe(1);
+    expect((await cli(['callbacks', 'redeliver', 'x1'])).code).toBe(2);
+    expect((await cli(['callbacks', 'list', '--status', 'lost'])).code).toBe(2);
+  });
+
   test('tasks show: table and --json', async () => {
     const table = await cli(['tasks', 'show', taskId, '--app', appId]);
     expect(table.code).toBe(0);

@@ -258,6 +258,7 @@ describe('lifecycle scenarios (PostgreSQL)', () => {
     await svc.post(start);
     await svc.post(stop);
     const closed = await svc.waitForTask(appId, taskId, (d) => d.closed);
+    const lateIds: string[] = [];
     for (const late of [
       start,
       stop,
@@ -265,8 +266,17 @@ describe('lifecycle scenarios (PostgreSQL)', () => {
     ]) {
       const reply = await svc.post(late);
       expect(reply.status).toBe(200);
-      expect(reply.json).toMatchObject({ ok: true, outcome: 'duplicate_after_close' });
+      // The inbox knows the event at the door; the relay finds the lifecycle closed.
+      expect(reply.json).toMatchObject({ ok: true, outcome: 'duplicate' });
+      lateIds.push(String(reply.json.callbackId));
     }
+    await waitFor(async () => {
+      const log = await svc.get(`/callbacks?taskId=${encodeURIComponent(taskId)}&status=delivered`);
+      const late = (log.json.callbacks as { id: string; outcome: string }[]).filter((e) =>
+        lateIds.includes(e.id),
+      );
+      return late.length === 3 && late.every((e) => e.outcome === 'duplicate_after_close');
+    });
     const after = await svc.waitForTask(appId, taskId, () => true);
     expect(after).toEqual(closed);
     expect(await ledgerRows(svc.db, appId, taskId)).toHaveLength(1);

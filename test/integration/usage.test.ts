@@ -331,7 +331,9 @@ describe('GET /usage wiring of the server', () => {
   test('without DATABASE_URL (and no reader given) it answers 503', async () => {
     const http = await startHttpService(env(), temporalConnectConfig(process.env), logger);
     try {
-      const res = await fetch(`${http.url}/usage?appId=1&from=2024-03-01&to=2024-03-02`);
+      const res = await fetch(`${http.url}/usage?appId=1&from=2024-03-01&to=2024-03-02`, {
+        headers: { authorization: `Bearer ${TEST_ENV.ADMIN_TOKEN}` },
+      });
       expect(res.status).toBe(503);
       expect(await res.json()).toEqual({
         ok: false,
@@ -354,7 +356,9 @@ describe('GET /usage wiring of the server', () => {
     try {
       const { appA, records } = fixtures();
       await load(db, records);
-      const res = await fetch(`${http.url}/usage?appId=${appA}&from=2024-03-01&to=2024-03-04`);
+      const res = await fetch(`${http.url}/usage?appId=${appA}&from=2024-03-01&to=2024-03-04`, {
+        headers: { authorization: `Bearer ${TEST_ENV.ADMIN_TOKEN}` },
+      });
       expect(res.status).toBe(200);
       expect(await res.json()).toMatchObject({ ok: true, ...expectedByDay() });
     } finally {

@@ -109,6 +109,10 @@ describe('config defaults', () => {
       adminTokens: [],
       adminListener: undefined,
       temporalUiUrl: undefined,
+      callbackRetentionMs: 7 * 86_400_000,
+      callbackBacklogAlertAfterMs: 5 * 60_000,
+      relayConcurrency: 32,
+      alertWebhookUrl: undefined,
     });
   });
 
@@ -412,7 +416,9 @@ describe('bad values: one line naming the variable', () => {
   it('each role reads only its own variables', () => {
     expect(() => loadWorkerConfig({ PORT: 'nope', HANDOFF_TIMEOUT: 'nope' })).not.toThrow();
     expect(() =>
-      loadServerConfig({ ...SERVER_ENV, BILLING_PRICES: '{nope', ALERT_WEBHOOK_URL: 'nope' }),
+      loadServerConfig({ ...SERVER_ENV, BILLING_PRICES: '{nope', WORKER_MAX_CACHED_WORKFLOWS: 'nope' }),
     ).not.toThrow();
+    // The server raises alerts of its own (callback_rejected, callback_backlog): it reads this one.
+    expect(() => loadServerConfig({ ...SERVER_ENV, ALERT_WEBHOOK_URL: 'nope' })).toThrow(/ALERT_WEBHOOK_URL/);
   });
 });

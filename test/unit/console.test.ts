@@ -10,6 +10,7 @@ import { createApp, type AppDeps } from '../../src/http/app';
 import { createMetrics } from '../../src/http/metrics';
 import type { LifecycleGateway, TaskListItem } from '../../src/http/ports';
 import { createLogger } from '../../src/logger';
+import { DirectRecorder } from '../../src/inbox/recorders';
 import { MemoryNonceStore } from '../../src/store/nonces';
 import type { InboxEntry } from '../../src/store/inbox';
 import type { UsageReader } from '../../src/store/usage';
@@ -156,6 +157,7 @@ function entry(id: string, status: InboxEntry['status']): InboxEntry {
     runId: null,
     error: status === 'rejected' ? 'refused for good' : null,
     leaseUntil: null,
+    traceContext: null,
     payload: {} as InboxEntry['payload'],
   };
 }
@@ -182,7 +184,12 @@ async function start(overrides: Partial<AppDeps> = {}): Promise<Harness> {
   const entries = [entry('7', 'rejected'), entry('8', 'pending')];
   const app = createApp({
     gateway,
-    nonces,
+    recorder: new DirectRecorder(nonces, gateway),
+    readiness: async () => ({
+      status: 'ready',
+      mode: 'direct',
+      dependencies: [{ dependency: 'temporal', ready: true }],
+    }),
     logger: createLogger({
       level: 'debug',
       destination: { write: (line: string) => logs.push(line) } as unknown as NodeJS.WritableStream,

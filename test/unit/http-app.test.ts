@@ -15,6 +15,7 @@ import {
   type TaskListItem,
 } from '../../src/http/ports';
 import { createLogger } from '../../src/logger';
+import { DirectRecorder } from '../../src/inbox/recorders';
 import { MemoryNonceStore } from '../../src/store/nonces';
 import type { NonceStore } from '../../src/store/types';
 import {
@@ -120,9 +121,13 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function startApp(overrides: Partial<AppDeps> = {}): Promise<Harness> {
+/**
+ * The app as a lone server without a database runs it (direct mode: the nonce binding in memory,
+ * the hand-off to the gateway before the 200); the inbox mode is covered by the integration tests.
+ */
+async function startApp(overrides: Partial<AppDeps> & { nonces?: NonceStore } = {}): Promise<Harness> {
   const gateway = new RecordingGateway();
-  const nonces = new MemoryNonceStore({ sweepIntervalMs: 0 });
+  const nonces = overrides.nonces ?? new MemoryNonceStore({ sweepIntervalMs: 0 });
   const metrics = createMetrics();
   const logs: string[] = [];
   const destination = new Writable({
@@ -133,7 +138,15 @@ async function startApp(overrides: Partial<AppDeps> = {}): Promise<Harness> {
   });
   const app = createApp({
     gateway,
-    nonces,
+    recorder: new DirectRecorder(nonces, gateway),
+    readiness: async () => {
+      const ready = await gateway.isReady();
+      return {
+        status: ready ? 'ready' : 'not_ready',
+        mode: 'direct',
+        dependencies: [{ dependency: 'temporal', ready }],
+      };
+    },
     logger: createLogger({ level: 'debug', destination }),
     metrics,
     secrets: [TEST_CALLBACK_SECRET],
@@ -148,7 +161,7 @@ async function startApp(overrides: Partial<AppDeps> = {}): Promise<Harness> {
   return {
     url: `http://127.0.0.1:${port}`,
     gateway,
-    nonces: overrides.nonces ?? nonces,
+    nonces,
     metrics,
     logs,
     async close() {
@@ -465,7 +478,7 @@ describe('request ids and logs', () => {
     const cb = transcodeStart({ TaskId: 'logged-task', Appid: '424242' });
     await postCallback(h, cb, 'json', { 'x-request-id': 'req-logged' });
     const lines = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const handed = lines.find((l) => l.msg === 'callback handed over');
+    const handed = lines.find((l) => l.msg === 'callback recorded');
     expect(handed).toMatchObject({
       requestId: 'req-logged',
       appId: '424242',
@@ -713,9 +726,10 @@ describe('the admin token guard', () => {
   });
 
   it('split surfaces: the public app serves no admin route, the admin app no callback', async () => {
-    const common = {
+    const common: AppDeps = {
       gateway: h.gateway,
-      nonces: h.nonces,
+      recorder: new DirectRecorder(h.nonces, h.gateway),
+      readiness: async () => ({ status: 'ready', mode: 'direct', dependencies: [] }),
       logger: createLogger({ level: 'silent' }),
       metrics: createMetrics(),
       secrets: [TEST_CALLBACK_SECRET],

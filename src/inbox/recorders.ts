@@ -1,0 +1,74 @@
+/**
+ * The two ways a callback is made safe before the route answers 200 (the `CallbackRecorder` port,
+ * src/http/ports.ts):
+ *
+ * - `InboxRecorder` (with a database: PostgreSQL, or `npm run dev`'s embedded one): one statement
+ *   binds the nonce and records the entry; the relay is kicked and delivers it behind. Nothing here
+ *   waits for Temporal.
+ * - `DirectRecorder` (a lone `npm run server` without DATABASE_URL: version 1's behaviour): the nonce
+ *   is bound in memory and the callback handed to Temporal at once; only Temporal's acknowledgement
+ *   earns the 200. One replica only.
+ */
+import { context, propagation } from '@opentelemetry/api';
+import type { CallbackRecorder, CallbackToRecord, LifecycleGateway, RecordOutcome } from '../http/ports';
+import type { CallbackInbox } from '../store/inbox';
+import type { NonceStore } from '../store/types';
+
+function nonceKey(cb: CallbackToRecord): string {
+  return `${cb.callback.timestamp}:${cb.callback.nonce}`;
+}
+
+export class InboxRecorder implements CallbackRecorder {
+  readonly mode = 'inbox' as const;
+
+  constructor(
+    private readonly inbox: CallbackInbox,
+    /** Called after each commit (the relay's kick). */
+    private readonly onRecorded: () => void,
+  ) {}
+
+  async record(cb: CallbackToRecord, deadlineAt: number): Promise<RecordOutcome> {
+    // With tracing on, the relay's hand-off continues the request's trace (a no-op otherwise).
+    const traceContext: Record<string, string> = {};
+    propagation.inject(context.active(), traceContext);
+    const result = await this.inbox.record({
+      traceContext,
+      nonceKey: nonceKey(cb),
+      fingerprint: cb.fingerprint,
+      nonceExpiresAtMs: cb.nonceExpiresAtMs,
+      workflowId: cb.workflowId,
+      payload: { ...cb.callback, receivedAt: cb.receivedAt },
+      timeoutMs: Math.max(1, deadlineAt - Date.now()),
+    });
+    if (result.binding === 'conflict') return { kind: 'nonce_reused' };
+    this.onRecorded();
+    return {
+      kind: result.duplicate ? 'duplicate' : 'accepted',
+      workflowId: cb.workflowId,
+      entryId: result.id,
+    };
+  }
+}
+
+export class DirectRecorder implements CallbackRecorder {
+  readonly mode = 'direct' as const;
+
+  constructor(
+    private readonly nonces: NonceStore,
+    private readonly gateway: Pick<LifecycleGateway, 'deliver'>,
+  ) {}
+
+  async record(cb: CallbackToRecord): Promise<RecordOutcome> {
+    const binding = await this.nonces.bind(nonceKey(cb), cb.fingerprint, cb.nonceExpiresAtMs);
+    if (binding === 'conflict') return { kind: 'nonce_reused' };
+    const outcome = await this.gateway.deliver({ ...cb.callback, receivedAt: cb.receivedAt });
+    if (outcome.kind === 'duplicate_after_close')
+      return { kind: 'duplicate_after_close', workflowId: cb.workflowId };
+    return {
+      kind: binding === 'same' ? 'duplicate' : 'accepted',
+      workflowId: cb.workflowId,
+      runId: outcome.runId,
+      newLifecycle: outcome.newLifecycle,
+    };
+  }
+}
