@@ -7,6 +7,7 @@
  * the sign-in rate limit, sign-out, expired, forged and revoked sessions, inert hostile TaskIds,
  * keyboard-only use. Screenshots (1280×800 and 390 wide) go to the folder printed at the start.
  */
+import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,11 +16,13 @@ import type { Page } from 'playwright-core';
 import { loadServerConfig } from '../../src/config';
 import { sessionValue, SESSION_MAX_AGE_MS } from '../../src/console/session';
 import { createLogger } from '../../src/logger';
+import type { InboxEntry } from '../../src/store/inbox';
 import { startHttpService, type HttpService } from '../../src/main/services';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import { launchBrowser, rawRequest, type TestBrowser } from '../helpers/browser';
 import { startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
 import { transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { lifecycleWorkflowId, type CallbackSignalPayload } from '../../workflows/definitions';
 
 const TOKEN_A = 'console-token-a-0123456789abcdef';
 const TOKEN_B = 'console-token-b-fedcba9876543210';
@@ -453,6 +456,126 @@ describe('page weight and load time', () => {
       expect(bytes.html + bytes.css).toBeLessThan(100_000);
     }
     console.log(`console page weight and load time: ${JSON.stringify(results, null, 2)}`);
+    await page.close();
+  });
+});
+
+describe('the callback inbox page', () => {
+  /**
+   * A rejected entry made the way the relay makes one: the callback is recorded (as the callback
+   * route records it), claimed with a lease, then rejected. The relay may claim a fresh entry first;
+   * then it is delivered and another one is tried.
+   */
+  async function rejectedEntry(): Promise<{ id: string; appId: string; taskId: string }> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const { appId, taskId } = uniqueTask('inbox');
+      const timestamp = zegoTime(-60);
+      const nonce = String(randomInt(1e9, 9e9));
+      const payload: CallbackSignalPayload = {
+        event: 'transcode_start',
+        appId,
+        taskId,
+        userId: 'user-1',
+        sequence: 0,
+        status: 'TranscodeStarted',
+        timestamp,
+        nonce,
+        input: { StreamId: 'in' },
+        outputs: [{ StreamId: 'out', Width: 1280, Height: 720 }],
+        receivedAt: new Date().toISOString(),
+      };
+      const workflowId = lifecycleWorkflowId(appId, taskId);
+      const recorded = await svc.db.inbox.record({
+        nonceKey: `${timestamp}:${nonce}`,
+        fingerprint: randomUUID(),
+        nonceExpiresAtMs: Date.now() + 600_000,
+        workflowId,
+        payload,
+      });
+      if (recorded.binding === 'conflict') continue;
+      const claimed = await svc.db.inbox.claim(`console-test-${attempt}`, {
+        tasks: 1,
+        leaseMs: 60_000,
+        workflowId,
+      });
+      if (!claimed.some((e) => e.id === recorded.id)) continue;
+      const rejected = await svc.db.inbox.reject(recorded.id, 'refused for good (made by the test)');
+      if (rejected) return { id: recorded.id, appId, taskId };
+    }
+    throw new Error('could not make a rejected inbox entry');
+  }
+
+  async function delivered(id: string): Promise<InboxEntry> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const entry = await svc.db.inbox.get(id);
+      if (entry?.status === 'delivered') return entry;
+      if (Date.now() > deadline)
+        throw new Error(`entry ${id} was not delivered again: ${JSON.stringify(entry)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it('lists a rejected callback, redelivers it, then redelivers all rejected; the relay delivers them', async () => {
+    const one = await rejectedEntry();
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${svc.url}/console/inbox?status=rejected&appId=${one.appId}`);
+    const row = page.locator('#entries-rejected tbody tr', { hasText: one.taskId });
+    expect(await row.count()).toBe(1);
+    expect(await row.textContent()).toContain('refused for good');
+    await shoot(page, 'inbox');
+    expect(
+      await navigation(page, () =>
+        page.getByRole('button', { name: `Redeliver callback ${one.id}` }).click(),
+      ),
+    ).toBe(200);
+    expect(await page.locator('.notice').textContent()).toContain(
+      `Callback ${one.id} handed back to the relay.`,
+    );
+    const again = await delivered(one.id);
+    expect(again.redeliveries).toBe(1);
+    // Its lifecycle now has the callback.
+    await svc.waitForTask(one.appId, one.taskId, (d) => d.status === 'running' && d.events.length === 1);
+
+    // Redeliver all rejected, keyboard only: Tab to the button, Enter.
+    const two = await rejectedEntry();
+    const three = await rejectedEntry();
+    await page.goto(`${svc.url}/console/inbox`);
+    expect(await page.locator('#stat-rejected').textContent()).not.toBe('0');
+    const button = page.locator('#redeliver-rejected');
+    expect(await button.textContent()).toMatch(/^Redeliver all rejected \(\d+\)$/);
+    for (let i = 0; i < 40 && !(await button.evaluate((b) => b === b.ownerDocument.activeElement)); i++) {
+      await page.keyboard.press('Tab');
+    }
+    expect(await navigation(page, () => page.keyboard.press('Enter'))).toBe(200);
+    expect(await page.locator('.notice').textContent()).toMatch(
+      /rejected callbacks handed back to the relay/,
+    );
+    for (const entry of [two, three]) expect((await delivered(entry.id)).redeliveries).toBe(1);
+    await page.close();
+  });
+});
+
+describe('the alerts page', () => {
+  it('shows an abnormal stop from the alert log, linked to its task', async () => {
+    const { appId, taskId } = uniqueTask('alert');
+    const now = Number(zegoTime());
+    await svc.post(transcodeStart({ Appid: appId, TaskId: taskId, Timestamp: String(now - 60) }));
+    await svc.post(
+      transcodeStop({ Appid: appId, TaskId: taskId, Sequence: 1, StopReason: 1, Timestamp: String(now) }),
+    );
+    await svc.waitForTask(appId, taskId, (d) => d.alerts.some((a) => a.kind === 'abnormal_stop'));
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${svc.url}/console/alerts?appId=${appId}`);
+    const row = page.locator('#alerts tbody tr', { hasText: taskId });
+    await reloadUntil(page, async () => (await row.count()) === 1);
+    expect(await row.locator('.badge').first().textContent()).toBe('abnormal stop');
+    await shoot(page, 'alerts');
+    await row.getByRole('link', { name: taskId }).click();
+    await page.waitForURL(/\/tasks\//);
+    expect(await page.locator('h1 .badge').textContent()).toBe('aborted');
     await page.close();
   });
 });
