@@ -103,6 +103,14 @@ export interface AlertRecord {
 
 export type AlertDeliveryStatus = 'pending' | 'delivered' | 'failed' | 'not_configured';
 
+export interface BillingSegmentRecord {
+  from: string | null;
+  until: string | null;
+  /** The Sequence of the callback that opened it. */
+  sequence: number;
+  outputs: TranscodeOutput[];
+}
+
 export interface BillingDocument {
   status: 'pending' | 'finalized' | 'not_billable';
   billableSeconds?: number;
@@ -167,6 +175,12 @@ export interface LifecycleStateDocument {
   /** Distinct callbacks not listed in `events` (only tasks updated hundreds of times have any). */
   eventsOmitted: number;
   billing: BillingDocument;
+  /**
+   * Billing segments: from each start or output-changing update until the next one or the end of
+   * billable time (null while running); outputs reduced to what decides their tier. Absent from
+   * documents of lifecycles that finished before this field existed.
+   */
+  segments?: BillingSegmentRecord[];
   alerts: AlertRecord[];
   cleanup: { status: 'pending' | 'done' | 'not_needed' };
   followUps: FollowUpRecord[];

@@ -6,6 +6,7 @@
 import type {
   AlertRecord,
   BillingDocument,
+  BillingSegmentRecord,
   CallbackSignalPayload,
   EventRecord,
   FollowUpRecord,
@@ -347,6 +348,19 @@ function iso(ms: number | null | undefined): string | null {
   return ms === null || ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
+/** The billing segments as the document shows them, each with its end. */
+function segmentRecords(state: LifecycleState): BillingSegmentRecord[] {
+  const segments = billingSegments(state);
+  const endMs = billingEndMs(state);
+  return segments.map((s, i) => {
+    const next = i + 1 < segments.length ? segments[i + 1].fromMs : null;
+    const end = next !== null && endMs !== null ? Math.min(next, endMs) : (next ?? endMs);
+    // A segment opened after the end lasts nothing (it bills nothing either).
+    const until = end === null ? null : Math.max(end, s.fromMs);
+    return { from: iso(s.fromMs), until: iso(until), sequence: s.sequence, outputs: s.outputs };
+  });
+}
+
 export function toDocument(state: LifecycleState, runId: string, closed: boolean): LifecycleStateDocument {
   const startedMs = state.start?.ms ?? null;
   const stoppedMs = state.stop?.ms ?? null;
@@ -371,6 +385,7 @@ export function toDocument(state: LifecycleState, runId: string, closed: boolean
     events: state.events.map(({ key, ...event }) => event),
     eventsOmitted: state.eventsOmitted,
     billing: state.billing,
+    segments: segmentRecords(state),
     alerts: state.alerts,
     cleanup: state.cleanup,
     followUps: state.followUps,

@@ -10,7 +10,7 @@
  * Neither a token nor the header ever reaches a log line or an error body.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { logOf, sendError } from './errors';
 import type { HttpMetrics } from './metrics';
@@ -20,7 +20,8 @@ export const ADMIN_AUTH_REALM = 'zego-transcode-lifecycle';
 export const ADMIN_AUTH_MAX_FAILURES = 20;
 export const ADMIN_AUTH_WINDOW_MS = 60_000;
 
-export type AdminAuthFailure = 'missing' | 'invalid' | 'rate_limited';
+/** Why a credential was refused; `expired` is a console session past its age. */
+export type AdminAuthFailure = 'missing' | 'invalid' | 'expired' | 'rate_limited';
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -47,7 +48,7 @@ export function bearerToken(header: string | undefined): string | undefined {
   return m ? m[1] : undefined;
 }
 
-export interface AdminGuardOptions {
+export interface AdminAuthOptions {
   /** Accepted tokens; empty: the admin routes answer 404. */
   tokens: readonly string[];
   metrics: HttpMetrics;
@@ -56,21 +57,35 @@ export interface AdminGuardOptions {
   windowMs?: number;
 }
 
+/** Answers a request refused by the rate limit (the console renders a page instead of JSON). */
+export type LimitedResponder = (res: Response, retryAfterSeconds: number) => void;
+
 /**
- * Middleware for everything mounted after it. `accept(req)` lets another credential pass (the
- * console's session cookie); the bearer token is checked otherwise.
+ * One set of tokens with its failure counter and per-address limit, shared by every credential check
+ * of an app (the bearer guard and the console's login and session), so failures anywhere count
+ * against one allowance.
  */
-export function adminGuard(opts: AdminGuardOptions & { accept?: (req: Request) => boolean }): RequestHandler {
+export interface AdminAuth {
+  /** False when no token is configured: the admin surface is off. */
+  readonly enabled: boolean;
+  /** The configured tokens (the console keys its session MACs with them). */
+  readonly tokens: readonly string[];
+  /** True when `candidate` is one of the tokens; constant time over all of them. */
+  matches(candidate: string): boolean;
+  /** Counts and logs one refusal (never with the credential); the 401 answered after it is what the limit counts. */
+  refused(res: Response, reason: AdminAuthFailure): void;
+  /**
+   * Runs `next` unless the client address is over its allowance; a 401 answered after `throttle`
+   * counts as one failed attempt. `onLimited` answers a refused request (default: JSON 429).
+   */
+  throttle(req: Request, res: Response, next: NextFunction, onLimited?: LimitedResponder): void;
+}
+
+export function createAdminAuth(opts: AdminAuthOptions): AdminAuth {
   const { metrics } = opts;
-  if (opts.tokens.length === 0) {
-    return (req, res) => {
-      sendError(res, 404, `no route for ${req.method} ${req.path}`, [
-        'the admin surface is off: set ADMIN_TOKEN to turn it on',
-      ]);
-    };
-  }
   const matches = tokenMatcher(opts.tokens);
-  const fail = (reason: AdminAuthFailure) => metrics.adminAuthFailures.inc({ reason });
+  const count = (reason: AdminAuthFailure) => metrics.adminAuthFailures.inc({ reason });
+  const responders = new WeakMap<Response, LimitedResponder>();
 
   const limiter = rateLimit({
     windowMs: opts.windowMs ?? ADMIN_AUTH_WINDOW_MS,
@@ -81,14 +96,48 @@ export function adminGuard(opts: AdminGuardOptions & { accept?: (req: Request) =
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     handler: (_req, res, _next, options) => {
-      fail('rate_limited');
+      count('rate_limited');
       logOf(res).warn('admin request refused: too many failed authentication attempts from this address');
-      res.set('Retry-After', String(Math.ceil(options.windowMs / 1000)));
+      const seconds = Math.ceil(options.windowMs / 1000);
+      res.set('Retry-After', String(seconds));
+      const respond = responders.get(res);
+      if (respond) return respond(res, seconds);
       sendError(res, 429, 'too many failed authentication attempts; retry later', [], {
         code: 'rate_limited',
       });
     },
   });
+
+  return {
+    enabled: opts.tokens.length > 0,
+    tokens: opts.tokens,
+    matches,
+    refused(res, reason) {
+      count(reason);
+      logOf(res).warn({ reason }, 'admin request refused: authentication failed');
+    },
+    throttle(req, res, next, onLimited) {
+      if (onLimited) responders.set(res, onLimited);
+      void limiter(req, res, next);
+    },
+  };
+}
+
+export type AdminGuardOptions = AdminAuthOptions | { auth: AdminAuth };
+
+/**
+ * Middleware for everything mounted after it. `accept(req)` lets another credential pass; the
+ * bearer token is checked otherwise. Give `auth` to share its failure allowance with other checks.
+ */
+export function adminGuard(opts: AdminGuardOptions & { accept?: (req: Request) => boolean }): RequestHandler {
+  const auth = 'auth' in opts ? opts.auth : createAdminAuth(opts);
+  if (!auth.enabled) {
+    return (req, res) => {
+      sendError(res, 404, `no route for ${req.method} ${req.path}`, [
+        'the admin surface is off: set ADMIN_TOKEN to turn it on',
+      ]);
+    };
+  }
 
   const check: RequestHandler = (req, res, next) => {
     if (opts.accept?.(req)) {
@@ -96,13 +145,12 @@ export function adminGuard(opts: AdminGuardOptions & { accept?: (req: Request) =
       return;
     }
     const token = bearerToken(req.get('authorization'));
-    if (token !== undefined && matches(token)) {
+    if (token !== undefined && auth.matches(token)) {
       next();
       return;
     }
     const reason: AdminAuthFailure = token === undefined ? 'missing' : 'invalid';
-    fail(reason);
-    logOf(res).warn({ reason }, 'admin request refused: authentication failed');
+    auth.refused(res, reason);
     res.set('WWW-Authenticate', `Bearer realm="${ADMIN_AUTH_REALM}"`);
     sendError(
       res,
@@ -116,6 +164,6 @@ export function adminGuard(opts: AdminGuardOptions & { accept?: (req: Request) =
   };
 
   return (req, res, next) => {
-    void limiter(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
+    auth.throttle(req, res, (err?: unknown) => (err ? next(err) : check(req, res, next)));
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The HTTP server: ZEGO callbacks, health probes, and the admin surface behind the token guard
- * (task queries, usage, metrics). Knows nothing of Temporal (only the LifecycleGateway port) and
- * reads no environment: everything arrives in `deps`.
+ * (task queries, usage, callback log, metrics) and the operator console (src/console/). Knows
+ * nothing of Temporal (only the LifecycleGateway port) and reads no environment: everything arrives
+ * in `deps`.
  *
  * `surface` splits the routes over two listeners when the admin surface has a port of its own
  * (ADMIN_PORT): `public` serves the callback and the probes only, `admin` the probes and the
@@ -11,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type { Logger } from '../logger';
 import type { UsageReader } from '../store/usage';
-import { adminGuard } from './admin-auth';
+import { consoleRouter } from '../console/router';
+import { adminGuard, createAdminAuth } from './admin-auth';
 import { callbackLogRouter, type CallbackLogRoutesDeps } from './callback-log-routes';
 import { callbackRouter } from './callback-route';
 import { finalErrorHandler, notFound, setRequestContext } from './errors';
@@ -44,6 +46,8 @@ export interface AppDeps extends CallbackLogRoutesDeps {
   usage?: UsageReader;
   /** ADMIN_TOKEN: accepted bearer tokens; empty or absent: the admin routes answer 404. */
   adminTokens?: readonly string[];
+  /** TEMPORAL_UI_URL and the namespace: the console links each workflow into that UI. */
+  temporalUi?: { url: string; namespace: string };
 }
 
 export type AppSurface = 'all' | 'public' | 'admin';
@@ -80,7 +84,8 @@ export function createApp(deps: AppDeps, surface: AppSurface = 'all'): express.A
       log[level](
         {
           method: req.method,
-          path: req.path,
+          // originalUrl: a router that answered itself (the console) leaves req.path relative to it.
+          path: req.originalUrl.split('?')[0],
           route,
           status: res.statusCode,
           ms: Math.round(seconds * 1e4) / 10,
@@ -94,8 +99,12 @@ export function createApp(deps: AppDeps, surface: AppSurface = 'all'): express.A
   if (surface !== 'admin') app.use(callbackRouter(deps));
   app.use(probeRouter(deps));
   if (surface !== 'public') {
-    // Everything below needs the token.
-    app.use(adminGuard({ tokens: deps.adminTokens ?? [], metrics }));
+    // One failure allowance per address for the bearer guard and the console's sign-in and session.
+    const auth = createAdminAuth({ tokens: deps.adminTokens ?? [], metrics });
+    // The console checks its own credentials (session cookie or bearer token); off without tokens.
+    if (auth.enabled) app.use('/console', consoleRouter({ ...deps, auth }));
+    // Everything below needs the bearer token.
+    app.use(adminGuard({ auth }));
     app.use(metricsRouter(deps));
     app.use(taskRouter(deps));
     app.use(usageRouter(deps));

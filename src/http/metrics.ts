@@ -44,7 +44,7 @@ export interface HttpMetrics {
   readonly callbacks: Counter<'event' | 'outcome'>;
   /** Seconds from handing a callback to the gateway to its answer, by outcome. */
   readonly handoffDuration: Histogram<'outcome'>;
-  /** Admin requests refused by the token guard, by reason (missing, invalid, rate_limited). */
+  /** Admin requests refused by the token guard or the console, by reason (missing, invalid, expired, rate_limited). */
   readonly adminAuthFailures: Counter<'reason'>;
 }
 

@@ -62,8 +62,10 @@ async function main(): Promise<void> {
   });
   const running = worker.run();
   // The inbox, usage reports and alerts live in the worker's own database (PGlite allows one
-  // opener per directory).
-  const http = await startHttpService(config, temporal, logger.child({ component: 'server' }), {
+  // opener per directory). The console links workflows into the dev server's own UI unless
+  // TEMPORAL_UI_URL says otherwise.
+  const serverConfig = { ...config, temporalUiUrl: config.temporalUiUrl ?? devServer.uiUrl ?? undefined };
+  const http = await startHttpService(serverConfig, temporal, logger.child({ component: 'server' }), {
     db: worker.db,
     tracing,
   });
@@ -72,8 +74,9 @@ async function main(): Promise<void> {
     '',
     'zego-transcode-lifecycle is running (embedded)',
     `  callback URL     ${http.url}/zego/callback`,
-    `  task queries     ${http.url}/tasks?status=running`,
-    `  usage reports    ${http.url}/usage?appId=<appId>&from=<YYYY-MM-DD>&to=<YYYY-MM-DD>`,
+    `  console          ${http.adminUrl}/console (sign in with the admin token)`,
+    `  task queries     ${http.adminUrl}/tasks?status=running`,
+    `  usage reports    ${http.adminUrl}/usage?appId=<appId>&from=<YYYY-MM-DD>&to=<YYYY-MM-DD>`,
     `  Temporal UI      ${devServer.uiUrl ?? '(headless)'}`,
     `  Temporal gRPC    ${devServer.address} (namespace ${devServer.namespace})`,
     `  callback secret  ${config.callbackSecrets[0]}${

@@ -297,6 +297,9 @@ export async function startHttpService(
     alerts: db?.alerts,
     onRedeliver: () => relay?.kick(),
     adminTokens: config.adminTokens,
+    temporalUi: config.temporalUiUrl
+      ? { url: config.temporalUiUrl, namespace: temporal.namespace }
+      : undefined,
   };
   const untraced = ['/healthz', '/readyz', '/metrics'];
   const listen = (app: express.Application, port: number, host: string) =>

@@ -148,7 +148,8 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
   };
   if (!opts.withoutWorker) await startWorker();
 
-  const adminHeaders = { authorization: `Bearer ${env.ADMIN_TOKEN}` };
+  // During a rotation (ADMIN_TOKEN=a,b) the helpers send the first token.
+  const adminHeaders = { authorization: `Bearer ${env.ADMIN_TOKEN.split(',')[0].trim()}` };
   const request = async (pathname: string, init?: RequestInit): Promise<Reply> => {
     const res = await fetch(`${http.url}${pathname}`, init);
     const text = await res.text();

@@ -145,6 +145,24 @@ describe('lifecycle state machine', () => {
     expect(billingEndMs(s)).toBe((T0 + 600) * 1000);
   });
 
+  it('the document lists the billing segments with their ends (open while running)', () => {
+    const s = fresh();
+    applyCallback(s, start(), 0);
+    applyCallback(s, update(1, T0 + 300), 0);
+    const iso = (sec: number) => new Date(sec * 1000).toISOString();
+    expect(toDocument(s, 'r', false).segments).toEqual([
+      { from: iso(T0), until: iso(T0 + 300), sequence: 0, outputs: [{ Width: 1280, Height: 720 }] },
+      { from: iso(T0 + 300), until: null, sequence: 1, outputs: [{ Width: 1920, Height: 1080 }] },
+    ]);
+    applyCallback(s, stop({ sequence: 2, timestamp: String(T0 + 200) }), 0);
+    s.outcome = decidedByCallbacks(s);
+    // A segment opened after the stop lasts nothing and bills nothing.
+    expect(toDocument(s, 'r', false).segments?.map((x) => [x.from, x.until])).toEqual([
+      [iso(T0), iso(T0 + 200)],
+      [iso(T0 + 300), iso(T0 + 300)],
+    ]);
+  });
+
   it('an update before its start is kept and clamped to the start', () => {
     const s = fresh();
     applyCallback(s, update(1, T0 - 5), 0);
