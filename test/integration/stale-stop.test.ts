@@ -107,7 +107,10 @@ describe.each<DatabaseKind>(['postgres', 'embedded'])('a stale task’s own stop
     const stop = transcodeStop({ ...ids, Sequence: 2, Timestamp: String(startedAt + 2400) });
     const resigned = transcodeStop({ ...ids, Sequence: 2, Timestamp: String(startedAt + 2400) });
     const replies = await Promise.all([svc.post(stop), svc.post(stop), svc.post(resigned)]);
-    expect(replies.map((r) => r.json.outcome)).toEqual(['accepted', 'accepted', 'accepted']);
+    // The inbox tells repeats at the door; sent at once, more than one may still read as new.
+    const outcomes = replies.map((r) => r.json.outcome);
+    expect(outcomes.every((o) => o === 'accepted' || o === 'duplicate')).toBe(true);
+    expect(outcomes).toContain('accepted');
 
     const done = await svc.waitForTask(
       appId,
