@@ -3,7 +3,8 @@
  * dependencies are wired in; each activity is idempotent, so Temporal may retry any of them freely.
  *
  * Error policy: business failures (bad input, a receiver rejecting an alert) are non-retryable
- * `ApplicationFailure`s with a descriptive `type`; database and network errors stay retryable.
+ * `ApplicationFailure`s with a descriptive `type`; so are database errors no retry can fix
+ * (./database-errors.ts); every other database or network error stays retryable.
  */
 import type { Logger } from 'pino';
 import type { Database } from '../src/store/types';
@@ -12,6 +13,7 @@ import { AlertErrorType, createAlertActivities } from './alerts';
 import { BillingErrorType, createBillingActivities } from './billing';
 import { createCleanupActivities } from './cleanup';
 import { followUpActivities, specOf, type FollowUp } from './follow-ups';
+import { DatabaseErrorType, withDatabaseErrors } from './database-errors';
 import { createStaleActivities } from './stale';
 import type { ZegoApiClient } from '../src/zego/api-client';
 
@@ -42,7 +44,7 @@ export function createActivities(deps: ActivityDeps) {
   async function listFollowUps() {
     return specs;
   }
-  return {
+  const guarded = {
     registerActiveTask,
     cleanupTask,
     finalizeBilling,
@@ -51,8 +53,15 @@ export function createActivities(deps: ActivityDeps) {
     resolveAlert,
     deliverAlert,
     stopStaleTask,
-    listFollowUps,
   };
+  type Guarded = typeof guarded;
+  const wrapped = Object.fromEntries(
+    Object.entries(guarded).map(([name, fn]) => [
+      name,
+      withDatabaseErrors(name, fn as (...args: unknown[]) => Promise<unknown>),
+    ]),
+  ) as Guarded;
+  return { ...wrapped, listFollowUps };
 }
 
 export type LifecycleActivities = ReturnType<typeof createActivities>;
@@ -70,4 +79,4 @@ export type { AmendStaleBillingInput, FinalizeBillingInput } from './billing';
 export type { DeliverAlertInput, ResolveAlertInput } from './alerts';
 
 /** `ApplicationFailure.type` values the activities throw (usable in `RetryPolicy.nonRetryableErrorTypes`). */
-export const ActivityErrorType = { ...BillingErrorType, ...AlertErrorType } as const;
+export const ActivityErrorType = { ...BillingErrorType, ...AlertErrorType, ...DatabaseErrorType } as const;

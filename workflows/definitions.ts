@@ -38,7 +38,13 @@ export const LIFECYCLE_STATUSES: readonly LifecycleStatus[] = [
   'stale',
 ];
 
-export type AlertKind = 'abnormal_stop' | 'orphaned_stop' | 'stale_task' | 'follow_up_failed';
+export type AlertKind =
+  | 'abnormal_stop'
+  | 'orphaned_stop'
+  | 'stale_task'
+  | 'follow_up_failed'
+  /** An activity failed for good (e.g. the database refused its values): its effect is missing. */
+  | 'activity_failed';
 
 /** What the HTTP server signals: the validated callback plus when this delivery reached us. */
 export interface CallbackSignalPayload extends TranscodeCallback {

@@ -95,6 +95,8 @@ const local = proxyLocalActivities<LifecycleActivities>({ startToCloseTimeout: '
  * that was running when the worker was upgraded waits for its own stop too.
  */
 export const STALE_OWN_STOP_PATCH = 'stale-own-stop';
+/** An activity that failed for good raises `activity_failed` (before: logged only). */
+export const ACTIVITY_FAILED_PATCH = 'activity-failed-alert';
 
 type BillingRecord = Awaited<ReturnType<LifecycleActivities['finalizeBilling']>>;
 
@@ -158,16 +160,21 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
   // 1. Collect callbacks until the outcome is decided.
   while (state.outcome === null) {
     if (state.start !== null && !registered) {
-      await act.registerActiveTask({
-        appId: state.appId,
-        taskId: state.taskId,
-        userId: state.userId,
-        workflowId: state.workflowId,
-        lifecycleId: state.lifecycleId,
-        startedAt: new Date(state.start.ms).toISOString(),
-        input: state.input,
-        outputs: state.outputs,
-      });
+      try {
+        await act.registerActiveTask({
+          appId: state.appId,
+          taskId: state.taskId,
+          userId: state.userId,
+          workflowId: state.workflowId,
+          lifecycleId: state.lifecycleId,
+          startedAt: new Date(state.start.ms).toISOString(),
+          input: state.input,
+          outputs: state.outputs,
+        });
+      } catch (err) {
+        // Only a failure no retry can fix gets here (its retries are unlimited): carry on unregistered.
+        await activityFailed(state, 'registerActiveTask', err);
+      }
       registered = true;
       continue;
     }
@@ -299,8 +306,28 @@ async function cleanup(state: LifecycleState, registered: boolean): Promise<void
     await act.cleanupTask({ appId: state.appId, taskId: state.taskId, lifecycleId: state.lifecycleId });
     state.cleanup = { status: 'done' };
   } catch (err) {
-    log.error('cleanup failed', { lifecycleId: state.lifecycleId, error: describe(err) });
+    await activityFailed(state, 'cleanupTask', err);
   }
+}
+
+/**
+ * An activity failed for good (retries are unlimited, so only a non-retryable failure ends one:
+ * the database refused its values, the input was wrong): logged, and alerted so that someone
+ * repairs what is missing. Lifecycles begun before the alert existed replay without it.
+ */
+async function activityFailed(state: LifecycleState, activity: string, err: unknown): Promise<void> {
+  log.error(`${activity} failed`, { lifecycleId: state.lifecycleId, error: describe(err) });
+  if (!patched(ACTIVITY_FAILED_PATCH)) {
+    if (activity === 'registerActiveTask') throw err; // as before the patch
+    return;
+  }
+  await raiseAlert(
+    state,
+    'activity_failed',
+    `${activity} failed for good: ${describe(err)}`,
+    Date.now(),
+    `${state.lifecycleId}:activity_failed:${activity}`,
+  );
 }
 
 /**
@@ -353,7 +380,7 @@ async function amendStaleBilling(state: LifecycleState): Promise<void> {
     });
     state.billing = billingDocument(record);
   } catch (err) {
-    log.error('stale billing amendment failed', { lifecycleId: state.lifecycleId, error: describe(err) });
+    await activityFailed(state, 'amendStaleBilling', err);
   }
 }
 
@@ -374,7 +401,7 @@ async function finalizeBilling(state: LifecycleState): Promise<void> {
     });
     state.billing = billingDocument(record);
   } catch (err) {
-    log.error('billing finalization failed', { lifecycleId: state.lifecycleId, error: describe(err) });
+    await activityFailed(state, 'finalizeBilling', err);
   }
 }
 
@@ -399,6 +426,8 @@ function alertReason(state: LifecycleState, kind: AlertKind): [reason: string, o
       ];
     case 'follow_up_failed':
       return ['a follow-up exhausted its retries', Date.now()];
+    case 'activity_failed':
+      return ['an activity failed for good', Date.now()];
   }
 }
 

@@ -78,6 +78,12 @@ const OUTCOMES = {
     level: 'info',
     log: 'callback belongs to a closed lifecycle',
   },
+  refused: {
+    status: 400,
+    metric: 'invalid',
+    level: 'error',
+    log: 'Temporal refused the callback for good (no inbox to park it in)',
+  },
   unavailable: {
     status: 503,
     metric: 'unavailable',
@@ -256,6 +262,20 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
           error: 'nonce already used with a different body',
           details: ['nonce_reused'],
           extra: { code: 'nonce_reused' },
+        },
+      );
+    }
+    if (outcome.kind === 'refused') {
+      return finish(
+        res,
+        'refused',
+        event,
+        tlog,
+        { ...about, err: outcome.error },
+        {
+          error: 'Temporal refused this callback for good',
+          details: [outcome.error],
+          extra: { code: 'refused_by_temporal' },
         },
       );
     }

@@ -41,6 +41,8 @@ export interface CallbackToRecord {
 export type RecordOutcome =
   /** The signed (Timestamp, Nonce) already carried another body: nothing recorded (401). */
   | { kind: 'nonce_reused' }
+  /** Without the inbox: Temporal refused this callback for good (INVALID_ARGUMENT…): 400, not an outage. */
+  | { kind: 'refused'; error: string }
   /** Recorded (inbox) or acknowledged by Temporal (direct): safe. */
   | {
       kind: 'accepted' | 'duplicate' | 'duplicate_after_close';

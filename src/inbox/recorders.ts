@@ -13,6 +13,7 @@ import { context, propagation } from '@opentelemetry/api';
 import type { CallbackRecorder, CallbackToRecord, LifecycleGateway, RecordOutcome } from '../http/ports';
 import type { CallbackInbox } from '../store/inbox';
 import type { NonceStore } from '../store/types';
+import { classifyDeliveryError } from './classify';
 
 function nonceKey(cb: CallbackToRecord): string {
   return `${cb.callback.timestamp}:${cb.callback.nonce}`;
@@ -61,7 +62,17 @@ export class DirectRecorder implements CallbackRecorder {
   async record(cb: CallbackToRecord): Promise<RecordOutcome> {
     const binding = await this.nonces.bind(nonceKey(cb), cb.fingerprint, cb.nonceExpiresAtMs);
     if (binding === 'conflict') return { kind: 'nonce_reused' };
-    const outcome = await this.gateway.deliver({ ...cb.callback, receivedAt: cb.receivedAt });
+    let outcome;
+    try {
+      outcome = await this.gateway.deliver({ ...cb.callback, receivedAt: cb.receivedAt });
+    } catch (err) {
+      // A refusal for good is no outage: ZEGO's retries could not change it (there is no inbox to
+      // park it in, so the answer says so instead of 503).
+      const failure = classifyDeliveryError(err);
+      if (failure.kind === 'refused')
+        return { kind: 'refused', error: `${failure.code}: ${failure.message}` };
+      throw err;
+    }
     if (outcome.kind === 'duplicate_after_close')
       return { kind: 'duplicate_after_close', workflowId: cb.workflowId };
     return {
