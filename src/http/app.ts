@@ -15,7 +15,7 @@ import type { UsageReader } from '../store/usage';
 import { consoleRouter } from '../console/router';
 import { adminGuard, createAdminAuth } from './admin-auth';
 import { callbackLogRouter, type CallbackLogRoutesDeps } from './callback-log-routes';
-import { callbackRouter } from './callback-route';
+import { CALLBACK_PATH, callbackRouter } from './callback-route';
 import { finalErrorHandler, notFound, setRequestContext } from './errors';
 import { metricsRouter, probeRouter } from './health-routes';
 import type { HttpMetrics } from './metrics';
@@ -56,6 +56,8 @@ const REQUEST_ID_HEADER = 'X-Request-Id';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 /** Routes polled by probes and scrapers: logged at debug, not info. */
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+/** Routes that log a line of their own per request (the callback's says what happened to it). */
+const SELF_LOGGING_ROUTES = new Set([CALLBACK_PATH]);
 
 export function createApp(deps: AppDeps, surface: AppSurface = 'all'): express.Application {
   const { logger, metrics } = deps;
@@ -80,7 +82,8 @@ export function createApp(deps: AppDeps, surface: AppSurface = 'all'): express.A
         seconds,
       );
       const log = (res.locals.log as Logger | undefined) ?? logger;
-      const level = QUIET_ROUTES.has(route) && res.statusCode < 500 ? 'debug' : 'info';
+      const quiet = QUIET_ROUTES.has(route) || SELF_LOGGING_ROUTES.has(route);
+      const level = quiet && res.statusCode < 500 ? 'debug' : 'info';
       log[level](
         {
           method: req.method,

@@ -11,6 +11,7 @@
 import { trace } from '@opentelemetry/api';
 import express, { Router, type ErrorRequestHandler, type RequestHandler, type Response } from 'express';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
+import { beforeDeadline } from '../deadline';
 import type { Logger } from '../logger';
 import { readCallback, type CallbackReadResult } from '../zego/callback';
 import {
@@ -92,21 +93,10 @@ const OUTCOMES = {
   },
 } as const satisfies Record<string, OutcomeRow>;
 
-/** Races `promise` against `deadlineAt`; the loser's outcome is observed (no unhandled rejection). */
-async function withDeadline<T>(promise: Promise<T>, deadlineAt: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new TemporalUnavailableError(`${what} did not answer in time`)),
-      Math.max(0, deadlineAt - Date.now()),
-    );
-  });
-  promise.catch(() => undefined);
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Milliseconds since the handler started (kept in res.locals), one decimal. */
+function msSince(res: Response): number | undefined {
+  const started = res.locals.callbackStartedNs as bigint | undefined;
+  return started === undefined ? undefined : Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
 }
 
 export function callbackRouter(deps: CallbackRouteDeps): Router {
@@ -129,13 +119,15 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
   ) => {
     const row: OutcomeRow = OUTCOMES[kind];
     metrics.callbacks.inc({ event: callbackEventLabel(event), outcome: row.metric });
-    log[row.level](fields, row.log);
+    // This line is the callback's access log too (the app's own is at debug for this route).
+    log[row.level]({ ...fields, httpStatus: row.status, ms: msSince(res) }, row.log);
     if ('ok' in reply) sendOk(res, reply.ok, row.status);
     else if (row.status === 503) sendUnavailable(res, reply.error, reply.retryAfterSeconds);
     else sendError(res, row.status, reply.error, reply.details ?? [], reply.extra);
   };
 
   const handle: RequestHandler = async (req, res) => {
+    res.locals.callbackStartedNs = process.hrtime.bigint();
     const deadlineAt = Date.now() + handoffTimeoutMs;
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const result: CallbackReadResult = readCallback(body, req.get('content-type'), {
@@ -221,7 +213,7 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let outcome: RecordOutcome;
     try {
-      outcome = await withDeadline(
+      outcome = await beforeDeadline(
         recorder.record(
           {
             callback,
@@ -234,7 +226,10 @@ export function callbackRouter(deps: CallbackRouteDeps): Router {
           deadlineAt,
         ),
         deadlineAt,
-        recorder.mode === 'inbox' ? 'the database' : 'Temporal',
+        () =>
+          new TemporalUnavailableError(
+            `${recorder.mode === 'inbox' ? 'the database' : 'Temporal'} did not answer in time`,
+          ),
       );
     } catch (err) {
       metrics.handoffDuration.observe({ outcome: 'unavailable' }, elapsed());

@@ -11,7 +11,7 @@
  */
 import { context, propagation } from '@opentelemetry/api';
 import type { CallbackRecorder, CallbackToRecord, LifecycleGateway, RecordOutcome } from '../http/ports';
-import type { CallbackInbox } from '../store/inbox';
+import type { CallbackInbox, InboxEntry } from '../store/inbox';
 import type { NonceStore } from '../store/types';
 import { classifyDeliveryError } from './classify';
 
@@ -19,36 +19,86 @@ function nonceKey(cb: CallbackToRecord): string {
   return `${cb.callback.timestamp}:${cb.callback.nonce}`;
 }
 
+/** What the inbox recorder needs of this replica's relay (src/inbox/relay.ts). */
+export interface LocalRelay {
+  reserve(): { owner: string; leaseMs: number } | null;
+  cancel(): void;
+  deliverLeased(entry: InboxEntry): void;
+  kick(): void;
+}
+
 export class InboxRecorder implements CallbackRecorder {
   readonly mode = 'inbox' as const;
 
   constructor(
     private readonly inbox: CallbackInbox,
-    /** Called after each commit (the relay's kick). */
-    private readonly onRecorded: () => void,
+    private readonly relay: LocalRelay,
   ) {}
 
   async record(cb: CallbackToRecord, deadlineAt: number): Promise<RecordOutcome> {
     // With tracing on, the relay's hand-off continues the request's trace (a no-op otherwise).
     const traceContext: Record<string, string> = {};
     propagation.inject(context.active(), traceContext);
-    const result = await this.inbox.record({
-      traceContext,
-      nonceKey: nonceKey(cb),
-      fingerprint: cb.fingerprint,
-      nonceExpiresAtMs: cb.nonceExpiresAtMs,
-      workflowId: cb.workflowId,
-      payload: { ...cb.callback, receivedAt: cb.receivedAt },
-      timeoutMs: Math.max(1, deadlineAt - Date.now()),
-    });
+    const payload = { ...cb.callback, receivedAt: cb.receivedAt };
+    // The happy path: the statement that records the callback also leases it to this replica's
+    // relay, which delivers it at once (no claim round trip).
+    const leaseTo = this.relay.reserve();
+    let result;
+    try {
+      result = await this.inbox.record({
+        traceContext,
+        nonceKey: nonceKey(cb),
+        fingerprint: cb.fingerprint,
+        nonceExpiresAtMs: cb.nonceExpiresAtMs,
+        workflowId: cb.workflowId,
+        payload,
+        timeoutMs: Math.max(1, deadlineAt - Date.now()),
+        ...(leaseTo ? { leaseTo } : {}),
+      });
+    } catch (err) {
+      if (leaseTo) this.relay.cancel();
+      throw err;
+    }
+    const leased = result.binding !== 'conflict' && result.leased;
+    if (leaseTo && !leased) this.relay.cancel();
     if (result.binding === 'conflict') return { kind: 'nonce_reused' };
-    this.onRecorded();
+    if (leased) this.relay.deliverLeased(leasedEntry(result.id, cb, payload, traceContext));
+    else this.relay.kick();
     return {
       kind: result.duplicate ? 'duplicate' : 'accepted',
       workflowId: cb.workflowId,
       entryId: result.id,
     };
   }
+}
+
+/** The entry as the record statement wrote it, leased to this relay (attempt 1). */
+function leasedEntry(
+  id: string,
+  cb: CallbackToRecord,
+  payload: InboxEntry['payload'],
+  traceContext: Record<string, string>,
+): InboxEntry {
+  return {
+    id,
+    status: 'pending',
+    appId: payload.appId,
+    taskId: payload.taskId,
+    workflowId: cb.workflowId,
+    event: payload.event,
+    callbackStatus: payload.status,
+    sequence: payload.sequence,
+    receivedAt: payload.receivedAt,
+    attempts: 1,
+    redeliveries: 0,
+    deliveredAt: null,
+    outcome: null,
+    runId: null,
+    error: null,
+    leaseUntil: null,
+    payload,
+    traceContext: Object.keys(traceContext).length ? traceContext : null,
+  };
 }
 
 export class DirectRecorder implements CallbackRecorder {

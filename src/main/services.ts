@@ -19,6 +19,7 @@ import { MemoryNonceStore, openDatabase, type InboxEntry } from '../store';
 import type { AlertEntry, Database, NonceStore } from '../store/types';
 import { SqlUsageReader } from '../store/usage';
 import type { TemporalConnectConfig } from '../temporal/connection';
+import { keepCallContextCheap, serverInterceptors, within } from '../temporal/deadlines';
 import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
 import { ensureSearchAttributes, requiredSearchAttributes } from '../temporal/search-attributes';
 import { installTemporalRuntime } from '../temporal/runtime';
@@ -161,11 +162,14 @@ export async function startHttpService(
   // Temporal is back. The relay has a backoff of its own; the channel only needs to keep up.
   const connection = Connection.lazy({
     ...temporal.connectionOptions,
+    // Deadlines without AsyncLocalStorage (src/temporal/deadlines.ts).
+    interceptors: serverInterceptors(Math.max(config.handoffTimeoutMs, 10_000)),
     channelArgs: {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 5_000,
     },
   });
+  keepCallContextCheap(connection);
   const client = new Client({
     connection,
     namespace: temporal.namespace,
@@ -218,7 +222,7 @@ export async function startHttpService(
       },
       registerSearchAttributes,
     });
-    recorder = new InboxRecorder(db.inbox, () => relay?.kick());
+    recorder = new InboxRecorder(db.inbox, relay);
     const backlog = new BacklogAlert({
       alerts: db.alerts,
       raiser,
@@ -380,7 +384,7 @@ function searchAttributeCheck(connection: Connection, namespace: string): () => 
   return async () => {
     if (confirmed) return true;
     try {
-      const { customAttributes } = await connection.withDeadline(Date.now() + READINESS_TIMEOUT_MS, () =>
+      const { customAttributes } = await within(READINESS_TIMEOUT_MS, 'listSearchAttributes', () =>
         connection.operatorService.listSearchAttributes({ namespace }),
       );
       confirmed = Object.keys(wanted).every((name) => customAttributes?.[name] !== undefined);

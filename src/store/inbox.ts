@@ -68,13 +68,21 @@ export interface RecordInput {
   timeoutMs?: number;
   /** The request's trace context, for the relay to continue the trace. */
   traceContext?: Record<string, string>;
+  /**
+   * Lease the new entry to this relay at once (it will deliver it now), unless another entry of
+   * the task is pending or being recorded: then it waits its turn like any other.
+   */
+  leaseTo?: { owner: string; leaseMs: number };
 }
 
 export type RecordResult =
   /** The nonce is bound to another body: nothing recorded. */
   | { binding: 'conflict' }
-  /** Recorded as `id`; `duplicate` when the inbox already held the same event of the same task. */
-  | { binding: Exclude<NonceBinding, 'conflict'>; id: string; duplicate: boolean };
+  /**
+   * Recorded as `id`; `duplicate` when the inbox already held the same event of the same task;
+   * `leased` when it was leased to `leaseTo.owner` (attempt 1 of it under way).
+   */
+  | { binding: Exclude<NonceBinding, 'conflict'>; id: string; duplicate: boolean; leased: boolean };
 
 export interface InboxStats {
   pending: number;
@@ -157,7 +165,7 @@ function toEntry(row: EntryRow): InboxEntry {
 
 const truthy = (v: unknown) => v === true || v === 't';
 
-// $1 key, $2 fingerprint, $3 expires, $4 binding id, $5 now, $6.. the entry.
+// $1 key, $2 fingerprint, $3 expires, $4 binding id, $5 now, $6..$14 the entry, $15/$16 the self-lease.
 const RECORD_SQL = `
   WITH bind AS (
     INSERT INTO callback_nonces AS n (key, fingerprint, expires_at, binding_id)
@@ -168,14 +176,24 @@ const RECORD_SQL = `
       binding_id  = CASE WHEN n.expires_at <= $5::timestamptz THEN EXCLUDED.binding_id ELSE n.binding_id END,
       bound_at    = CASE WHEN n.expires_at <= $5::timestamptz THEN EXCLUDED.bound_at ELSE n.bound_at END
     RETURNING n.fingerprint = $2 AS same_body, n.binding_id = $4::text AS bound
+  ), self_lease AS (
+    -- Only a task with nothing else pending, and not being recorded right now by another statement
+    -- (the advisory lock lives until this statement commits): its order stays the claim's.
+    SELECT $15::text IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM callback_inbox p WHERE p.workflow_id = $6 AND p.status = 'pending')
+      AND pg_try_advisory_xact_lock(hashtextextended($6, 0)) AS leased
   ), entry AS (
     INSERT INTO callback_inbox
-      (workflow_id, app_id, task_id, event, sequence, callback_status, payload, nonce_key, received_at, trace_context)
-    SELECT $6, $7, $8, $9, $10::bigint, $11, $12::jsonb, $1, $13::timestamptz, $14::jsonb
-    FROM bind WHERE bind.same_body
-    RETURNING id
+      (workflow_id, app_id, task_id, event, sequence, callback_status, payload, nonce_key, received_at,
+       trace_context, lease_owner, lease_until, attempts)
+    SELECT $6, $7, $8, $9, $10::bigint, $11, $12::jsonb, $1, $13::timestamptz, $14::jsonb,
+      CASE WHEN l.leased THEN $15::text END,
+      CASE WHEN l.leased THEN now() + $16::integer * interval '1 millisecond' END,
+      CASE WHEN l.leased THEN 1 ELSE 0 END
+    FROM bind, self_lease l WHERE bind.same_body
+    RETURNING id, lease_owner IS NOT NULL AS leased
   )
-  SELECT b.same_body, b.bound, (SELECT id::text FROM entry) AS id,
+  SELECT b.same_body, b.bound, (SELECT id::text FROM entry) AS id, (SELECT leased FROM entry) AS leased,
     EXISTS (SELECT 1 FROM callback_inbox c
             WHERE c.workflow_id = $6 AND c.sequence = $10::bigint AND c.event = $9 AND c.callback_status = $11)
       AS seen
@@ -299,6 +317,7 @@ export class SqlCallbackInbox implements CallbackInbox {
       same_body: boolean | string;
       bound: boolean | string;
       id: string | null;
+      leased: boolean | string | null;
       seen: boolean | string;
     }>(
       RECORD_SQL,
@@ -319,14 +338,21 @@ export class SqlCallbackInbox implements CallbackInbox {
         input.traceContext && Object.keys(input.traceContext).length
           ? JSON.stringify(input.traceContext)
           : null,
+        input.leaseTo?.owner ?? null,
+        Math.ceil(input.leaseTo?.leaseMs ?? 0),
       ],
-      { timeoutMs: input.timeoutMs },
+      { timeoutMs: input.timeoutMs, name: 'zego_inbox_record' },
     );
     const row = rows[0];
     if (!row) throw new Error('inbox record returned no row');
     if (!truthy(row.same_body)) return { binding: 'conflict' };
     if (row.id === null) throw new Error('inbox record bound the nonce but stored no entry');
-    return { binding: truthy(row.bound) ? 'new' : 'same', id: row.id, duplicate: truthy(row.seen) };
+    return {
+      binding: truthy(row.bound) ? 'new' : 'same',
+      id: row.id,
+      duplicate: truthy(row.seen),
+      leased: truthy(row.leased),
+    };
   }
 
   async claim(
@@ -334,21 +360,27 @@ export class SqlCallbackInbox implements CallbackInbox {
     opts: { tasks: number; leaseMs: number; workflowId?: string; perTask?: number },
   ): Promise<InboxEntry[]> {
     if (opts.tasks < 1) return [];
-    const { rows } = await this.sql.query<EntryRow>(CLAIM_SQL, [
-      Math.floor(opts.tasks),
-      owner,
-      Math.ceil(opts.leaseMs),
-      opts.workflowId ?? null,
-      opts.perTask ?? MAX_ENTRIES_PER_TASK_CLAIM,
-    ]);
+    const { rows } = await this.sql.query<EntryRow>(
+      CLAIM_SQL,
+      [
+        Math.floor(opts.tasks),
+        owner,
+        Math.ceil(opts.leaseMs),
+        opts.workflowId ?? null,
+        opts.perTask ?? MAX_ENTRIES_PER_TASK_CLAIM,
+      ],
+      { name: 'zego_inbox_claim' },
+    );
     return rows.map(toEntry);
   }
 
   async complete(delivered: readonly Delivered[]): Promise<{ id: string; receivedAt: string }[]> {
     if (delivered.length === 0) return [];
-    const { rows } = await this.sql.query<{ id: string; received_at: string }>(COMPLETE_SQL, [
-      JSON.stringify(delivered.map((d) => ({ id: d.id, outcome: d.outcome, run_id: d.runId ?? null }))),
-    ]);
+    const { rows } = await this.sql.query<{ id: string; received_at: string }>(
+      COMPLETE_SQL,
+      [JSON.stringify(delivered.map((d) => ({ id: d.id, outcome: d.outcome, run_id: d.runId ?? null })))],
+      { name: 'zego_inbox_complete' },
+    );
     return rows.map((r) => ({ id: r.id, receivedAt: r.received_at }));
   }
 

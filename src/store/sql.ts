@@ -40,9 +40,12 @@ export class PoolSql implements SqlClient {
   ): Promise<{ rows: T[] }> {
     // query_timeout (per query, read by pg's client though its types lack it): a server that never
     // answers fails the query, and the pool destroys that connection.
-    const config = opts?.timeoutMs
-      ? { text, values: params, query_timeout: Math.max(1, Math.ceil(opts.timeoutMs)) }
-      : { text, values: params };
+    const config = {
+      text,
+      values: params,
+      ...(opts?.name ? { name: opts.name } : {}),
+      ...(opts?.timeoutMs ? { query_timeout: Math.max(1, Math.ceil(opts.timeoutMs)) } : {}),
+    };
     const result = await this.pool.query(config);
     return { rows: result.rows as T[] };
   }

@@ -10,6 +10,11 @@ import type { CallbackInbox } from './inbox';
 /** Per-query options; `timeoutMs` gives up waiting (client side) and drops the connection. */
 export interface QueryOptions {
   timeoutMs?: number;
+  /**
+   * A prepared statement's name (PostgreSQL): parsed and planned once per connection, then only
+   * bound and executed. One name, one text, for ever. Ignored by PGlite.
+   */
+  name?: string;
 }
 
 /** The minimal query surface both pg.Pool and PGlite provide. */

@@ -23,6 +23,7 @@ import {
   type LifecycleStatus,
 } from '../../workflows/definitions';
 import type { transcodeLifecycle } from '../../workflows/lifecycle';
+import { within } from './deadlines';
 import {
   TemporalUnavailableError,
   type HandoffOutcome,
@@ -81,12 +82,12 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
     );
     const deadline = Date.now() + this.queryTimeoutMs;
     try {
-      const description = await this.opts.client.withDeadline(deadline, () => handle.describe());
+      const description = await within(deadline - Date.now(), 'describe', () => handle.describe());
       // A completed lifecycle's result is its final document: no worker needed to read it.
       if (description.status.name === 'COMPLETED') {
-        return await this.opts.client.withDeadline(deadline, () => handle.result());
+        return await within(deadline - Date.now(), 'result', () => handle.result());
       }
-      return await this.opts.client.withDeadline(deadline, () => handle.query(stateQuery));
+      return await within(deadline - Date.now(), 'query', () => handle.query(stateQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return null;
       throw this.unavailable('task query', err);
@@ -109,7 +110,7 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
 
   async isReady(timeoutMs = 2_000): Promise<boolean> {
     try {
-      await this.opts.client.withDeadline(Date.now() + timeoutMs, () =>
+      await within(timeoutMs, 'getSystemInfo', () =>
         this.opts.client.connection.workflowService.getSystemInfo({}),
       );
       return true;
@@ -124,7 +125,7 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
     workflowIdReusePolicy: 'REJECT_DUPLICATE' | 'ALLOW_DUPLICATE',
     deadline: number,
   ) {
-    return this.opts.client.withDeadline(deadline, () =>
+    return within(deadline - Date.now(), 'signal-with-start', () =>
       this.opts.client.workflow.signalWithStart<typeof transcodeLifecycle, [CallbackSignalPayload]>(
         LIFECYCLE_WORKFLOW_TYPE,
         {
@@ -145,7 +146,7 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
 
   /** Highest Sequence the task's closed lifecycle saw (its memo); null if it recorded none. */
   private async closedMaxSequence(workflowId: string, deadline: number): Promise<number | null> {
-    const description: WorkflowExecutionDescription = await this.opts.client.withDeadline(deadline, () =>
+    const description: WorkflowExecutionDescription = await within(deadline - Date.now(), 'describe', () =>
       this.opts.client.workflow.getHandle(workflowId).describe(),
     );
     const value = description.memo?.[MEMO_MAX_SEQUENCE];
@@ -156,7 +157,7 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
     const items: TaskListItem[] = [];
     const deadline = Date.now() + this.queryTimeoutMs;
     try {
-      await this.opts.client.withDeadline(deadline, async () => {
+      await within(deadline - Date.now(), 'list', async () => {
         for await (const execution of this.opts.client.workflow.list({
           query,
           pageSize: Math.min(limit, 1000),
