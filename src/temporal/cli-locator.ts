@@ -368,7 +368,12 @@ async function tryGoInstall(
 }
 
 /** Serialises the slow steps across processes; a lock left by a dead process is taken over. */
-async function withInstallLock<T>(lockPath: string, log: LocatorLogger, fn: () => Promise<T>): Promise<T> {
+export async function withInstallLock<T>(
+  lockPath: string,
+  log: LocatorLogger,
+  fn: () => Promise<T>,
+  what = 'the Temporal CLI',
+): Promise<T> {
   let announced = false;
   for (;;) {
     try {
@@ -391,7 +396,7 @@ async function withInstallLock<T>(lockPath: string, log: LocatorLogger, fn: () =
     }
     if (!announced) {
       announced = true;
-      log(`waiting for another process (pid ${pid || '?'}) that is installing the Temporal CLI ...`);
+      log(`waiting for another process (pid ${pid || '?'}) that is installing ${what} ...`);
     }
     await sleep(1_000);
   }

@@ -202,7 +202,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
  * Polls with fresh connections (a reused gRPC channel backs off for seconds) until the namespace
  * answers; gives up at once when the process exits.
  */
-async function waitUntilServing(
+export async function waitUntilServing(
   address: string,
   namespace: string,
   timeoutMs: number,
@@ -247,7 +247,7 @@ async function waitUntilServing(
  * A detached Node process that SIGTERMs (then SIGKILLs) the server once this process is gone,
  * however it went (including SIGKILL), and exits by itself when the server is gone.
  */
-function startWatchdog(childPid: number): ChildProcess | null {
+export function startWatchdog(childPid: number): ChildProcess | null {
   const script = `
 const [parent, child] = process.argv.slice(1).map(Number);
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };

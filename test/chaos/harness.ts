@@ -2,9 +2,10 @@
  * The chaos run: a stream of simulated ZEGO lifecycles (src/sim, ZEGO's 2/4/8/16/32 s retry
  * schedule at retryScale 1) against the real service while it is being broken:
  *
- *  - the Temporal dev server (SQLite file) is SIGKILLed and kept down for `outageMs` (CI: 155 s,
- *    longer than ZEGO's whole retry span; full: 10 minutes), then restarted on the same port with
- *    the same file. Callbacks keep flowing: the inbox records them and answers 200;
+ *  - Temporal (the dev server on a SQLite file; the cluster under TEMPORAL_TEST_SERVER=cluster) is
+ *    SIGKILLed and kept down for `outageMs` (CI: 155 s, longer than ZEGO's whole retry span; full:
+ *    10 minutes), then restarted on the same port with its data. Callbacks keep flowing: the inbox
+ *    records them and answers 200;
  *  - the worker (src/main/worker.ts, a child process) is SIGKILLed `workerKills` times and restarted;
  *  - the HTTP server (src/main/server.ts, a child process) is SIGKILLed twice: while a callback
  *    request is in flight, and mid-relay (while its relay holds leased entries of the backlog that
@@ -30,8 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { locateTemporalCli } from '../../src/temporal/cli-locator';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../../src/temporal/dev-server';
 import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
 import {
   expectedStates,
@@ -45,6 +45,7 @@ import {
 import { lostCallbacks, summarize } from '../../src/sim/report';
 import { DEFAULT_SEQUENCE_GAP_GRACE_MS } from '../../workflows/definitions';
 import { createTestDatabase } from '../helpers/postgres';
+import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
 import { serviceEnv, sleep, spawnServer, spawnWorker, type Child } from './processes';
 
 export interface ChaosOptions {
@@ -180,7 +181,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const appId = String(300000 + Math.floor(Math.random() * 600000));
   const taskQueue = `chaos-${seed}`;
   const db = await createTestDatabase();
-  let temporal: DevServer | undefined;
+  let temporal: TestTemporal | undefined;
   let worker: (Child & { killedOnPurpose?: boolean }) | undefined;
   const allWorkers: Child[] = [];
   let server: Child | undefined;
@@ -188,13 +189,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   let keep = false;
   const restoreFetch = trackFetch();
   try {
-    const cliPath = await locateTemporalCli();
-    const temporalPort = await freePort();
-    const dbFilename = path.join(dir, 'temporal.db');
-    const startTemporal = () =>
-      startDevServer({ cliPath, port: temporalPort, headless: true, logLevel: 'error', dbFilename });
-    temporal = await startTemporal();
-    note(`Temporal dev server up at ${temporal.address} (SQLite ${dbFilename})`);
+    temporal = await startTestTemporal({ dataDir: dir });
+    note(`Temporal ${temporal.kind} up at ${temporal.address}`);
 
     let bundlePath = opts.workflowBundlePath;
     if (!bundlePath) {
@@ -375,14 +371,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       async () => {
         const t = temporal;
         if (!t) return;
-        t.process.kill('SIGKILL');
-        await t.stop();
+        await t.kill();
         const down = Date.now();
-        note(`Temporal dev server SIGKILLed; down for ${opts.outageMs / 1000} s`);
+        note(`Temporal ${t.kind} SIGKILLed; down for ${opts.outageMs / 1000} s`);
         await sleep(opts.outageMs);
-        temporal = await startTemporal();
+        await t.start();
         outageMs = Date.now() - down;
-        note(`Temporal dev server back on the same port and file after ${(outageMs / 1000).toFixed(1)} s`);
+        note(`Temporal ${t.kind} back on the same port and data after ${(outageMs / 1000).toFixed(1)} s`);
         await killServerMidRelay();
       },
     ]);
@@ -491,7 +486,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     stopped = true;
     restoreFetch();
     await Promise.all([...allWorkers.map((w) => w.kill()), server?.kill()]);
-    await temporal?.stop();
+    await temporal?.destroy();
     await db.drop().catch(() => undefined);
     if (!opts.keepDir && !keep) rmSync(dir, { recursive: true, force: true });
   }

@@ -2,15 +2,17 @@
  * Jest global setup of the `integration` project: ONE headless Temporal dev server (in memory, free
  * ports) shared by every integration test, its search attributes registered, and the environment
  * the tests read: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEST_POSTGRES_URL (test workers inherit it).
+ * With TEMPORAL_TEST_SERVER=cluster (`npm run test:cluster`) it is ONE real Temporal Server cluster
+ * on PostgreSQL instead (test/helpers/temporal.ts).
  * A missing Temporal CLI fails the run loudly; tests are never skipped for it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { findProjectRoot, locateTemporalCli } from '../../src/temporal/cli-locator';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { findProjectRoot } from '../../src/temporal/cli-locator';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
+import { startTestTemporal, testServerKind, type TestTemporal } from './temporal';
 
 export const TEST_NAMESPACE = 'default';
 export const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -24,12 +26,12 @@ export interface IntegrationState {
   pid: number;
   address: string;
   namespace: string;
-  cliPath: string;
+  kind: TestTemporal['kind'];
   ownerPid: number;
 }
 
 declare global {
-  var __ZEGO_TEMPORAL_DEV_SERVER__: DevServer | undefined;
+  var __ZEGO_TEMPORAL_DEV_SERVER__: TestTemporal | undefined;
 }
 
 const log = (line: string) => process.stderr.write(`[integration setup] ${line}\n`);
@@ -38,23 +40,17 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   process.env.TEST_POSTGRES_URL ||= DEFAULT_TEST_POSTGRES_URL;
 
-  let cliPath: string;
+  const kind = testServerKind();
+  let server: TestTemporal;
   try {
-    cliPath = await locateTemporalCli({ logger: log });
+    server = await startTestTemporal({ persistent: false, logger: log });
   } catch (err) {
     throw new Error(
-      `Integration tests need a Temporal CLI: ${(err as Error).message} (run \`npm run temporal:cli\` to see the details)`,
+      kind === 'cluster'
+        ? `Integration tests on a cluster need a Temporal Server: ${(err as Error).message}`
+        : `Integration tests need a Temporal CLI: ${(err as Error).message} (run \`npm run temporal:cli\` to see the details)`,
     );
   }
-
-  const serverLines: string[] = [];
-  const server = await startDevServer({
-    cliPath,
-    headless: true,
-    namespace: TEST_NAMESPACE,
-    logLevel: 'error',
-    logger: (line) => serverLines.push(line),
-  });
   globalThis.__ZEGO_TEMPORAL_DEV_SERVER__ = server;
   try {
     const connection = await Connection.connect({ address: server.address });
@@ -64,7 +60,7 @@ export default async function globalSetup(): Promise<void> {
       await connection.close();
     }
   } catch (err) {
-    await server.stop();
+    await server.destroy();
     throw err;
   }
 
@@ -87,16 +83,16 @@ export default async function globalSetup(): Promise<void> {
   process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
 
   const state: IntegrationState = {
-    pid: server.process.pid ?? -1,
+    pid: server.pid ?? -1,
     address: server.address,
     namespace: TEST_NAMESPACE,
-    cliPath,
+    kind,
     ownerPid: process.pid,
   };
   const stateFile = integrationStateFile();
   mkdirSync(path.dirname(stateFile), { recursive: true });
   writeFileSync(stateFile, JSON.stringify(state, null, 2));
   log(
-    `Temporal dev server at ${server.address} (pid ${state.pid}) ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+    `Temporal ${kind} at ${server.address} (pid ${state.pid}) ready in ${((Date.now() - started) / 1000).toFixed(1)}s`,
   );
 }

@@ -1,4 +1,4 @@
-/** Jest global teardown of the `integration` project: stops the dev server global setup started. */
+/** Jest global teardown of the `integration` project: stops the Temporal server global setup started. */
 import { readFileSync, rmSync } from 'node:fs';
 import { integrationStateFile, type IntegrationState } from './global-setup';
 
@@ -7,7 +7,7 @@ export default async function globalTeardown(): Promise<void> {
   globalThis.__ZEGO_TEMPORAL_DEV_SERVER__ = undefined;
   const stateFile = integrationStateFile();
   if (server) {
-    await server.stop();
+    await server.destroy();
   } else {
     // Not the process that set up (should not happen with Jest): fall back to the recorded pid.
     try {

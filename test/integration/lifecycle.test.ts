@@ -75,8 +75,12 @@ describe.each<DatabaseKind>(['postgres', 'embedded'])('lifecycle scenarios on %s
 
   it('abnormal stop → aborted, alert logged, recorded and POSTed once with an idempotency key', async () => {
     const { appId, taskId } = uniqueTask();
-    await svc.post(transcodeStart({ Appid: appId, TaskId: taskId, Timestamp: zegoTime(-120) }));
-    await svc.post(transcodeStop({ Appid: appId, TaskId: taskId, Sequence: 1, StopReason: 1 }));
+    // Both timestamps from one clock reading: a stop signed a second later bills 121 s (3 minutes).
+    const now = Number(zegoTime());
+    await svc.post(transcodeStart({ Appid: appId, TaskId: taskId, Timestamp: String(now - 120) }));
+    await svc.post(
+      transcodeStop({ Appid: appId, TaskId: taskId, Sequence: 1, StopReason: 1, Timestamp: String(now) }),
+    );
     const doc = await svc.waitForTask(appId, taskId, (d) => d.alerts[0]?.delivery === 'delivered');
     expect(doc.status).toBe('aborted');
     expect(doc.alerts).toEqual([expect.objectContaining({ kind: 'abnormal_stop', delivery: 'delivered' })]);

@@ -3,11 +3,8 @@
  * accepted once it is back) and a worker SIGKILLed mid-lifecycle (billing still exactly once).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { locateTemporalCli } from '../../src/temporal/cli-locator';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../../src/temporal/dev-server';
 import { loadServerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startHttpService, type HttpService } from '../../src/main/services';
@@ -15,23 +12,19 @@ import { temporalConnectConfig } from '../../src/temporal/connection';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
 import { ledgerRows, startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
 import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
 
 describe('Temporal unreachable', () => {
-  let dir: string;
-  let temporal: DevServer | undefined;
+  let temporal: TestTemporal | undefined;
   let svc: TestService | undefined;
   let direct: HttpService | undefined;
-  let start: () => Promise<DevServer>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'zego-down-'));
-    const cliPath = await locateTemporalCli();
-    const port = await freePort();
-    start = () =>
-      startDevServer({ cliPath, port, headless: true, dbFilename: path.join(dir, 'temporal.db') });
-    temporal = await start();
+    // The dev server on a SQLite file, or the cluster under test:cluster: stopped and started
+    // again on the same port with its data.
+    temporal = await startTestTemporal();
     svc = await startTestService({ database: 'postgres', temporalAddress: temporal.address });
     // A lone server without a database on the same task queue: the direct hand-off.
     const { DATABASE_URL: _unused, ...withoutDb } = svc.env;
@@ -44,8 +37,7 @@ describe('Temporal unreachable', () => {
   afterAll(async () => {
     await direct?.close();
     await svc?.stop();
-    await temporal?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await temporal?.destroy();
   });
 
   const readyz = async (url: string) => {
@@ -79,7 +71,7 @@ describe('Temporal unreachable', () => {
     const entry = await s.get(`/callbacks/${String(recorded.json.callbackId)}`);
     expect(entry.json.callback).toMatchObject({ status: 'pending', event: 'transcode_stop', sequence: 1 });
 
-    temporal = await start(); // same port and database file: the server comes back with its state
+    await temporal!.start(); // same port and data: the server comes back with its state
     const doc = await s.waitForTask(appId, taskId, (d) => d.billing.status === 'finalized', 90_000);
     expect(doc).toMatchObject({ status: 'stopped', durationSeconds: 120 });
     expect(doc.events.find((e) => e.event === 'transcode_stop')?.deliveries).toBe(1);
@@ -125,7 +117,7 @@ describe('Temporal unreachable', () => {
       body: { mode: 'direct', details: expect.arrayContaining([{ dependency: 'temporal', ready: false }]) },
     });
 
-    temporal = await start();
+    await temporal!.start();
     // ZEGO's retry of the same body (here: retried until accepted, as ZEGO's 2/4/8/16/32 s schedule would).
     let accepted = await post(stop);
     for (let i = 0; accepted.status !== 200 && i < 30; i++) {
