@@ -19,7 +19,7 @@ import { MemoryNonceStore, openDatabase, type InboxEntry } from '../store';
 import type { AlertEntry, Database, NonceStore } from '../store/types';
 import { SqlUsageReader } from '../store/usage';
 import type { TemporalConnectConfig } from '../temporal/connection';
-import { keepCallContextCheap, serverInterceptors, within } from '../temporal/deadlines';
+import { keepCallContextCheap, ServerCalls, within } from '../temporal/deadlines';
 import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
 import { ensureSearchAttributes, requiredSearchAttributes } from '../temporal/search-attributes';
 import { installTemporalRuntime } from '../temporal/runtime';
@@ -160,10 +160,11 @@ export async function startHttpService(
   // Lazy: the server starts (and answers /healthz) while Temporal is down. gRPC's reconnect backoff
   // grows to 2 minutes by default: after a long outage the relay would sit idle that long once
   // Temporal is back. The relay has a backoff of its own; the channel only needs to keep up.
+  // Deadlines without AsyncLocalStorage, and a drain before close (src/temporal/deadlines.ts).
+  const calls = new ServerCalls(Math.max(config.handoffTimeoutMs, 10_000));
   const connection = Connection.lazy({
     ...temporal.connectionOptions,
-    // Deadlines without AsyncLocalStorage (src/temporal/deadlines.ts).
-    interceptors: serverInterceptors(Math.max(config.handoffTimeoutMs, 10_000)),
+    interceptors: calls.interceptors(),
     channelArgs: {
       'grpc.initial_reconnect_backoff_ms': 250,
       'grpc.max_reconnect_backoff_ms': 5_000,
@@ -317,6 +318,7 @@ export async function startHttpService(
     await relay?.stop();
     await Promise.all([monitor?.stop(), maintenance?.stop(), raiser?.close(), nonces?.close()]);
     if (ownsDb) await db?.close();
+    await calls.drain();
     await connection.close();
   };
   try {

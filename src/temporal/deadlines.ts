@@ -23,9 +23,67 @@ export function defaultDeadline(ms: number): Interceptor {
     new InterceptingCall(nextCall(options.deadline ? options : { ...options, deadline: Date.now() + ms }));
 }
 
-/** The server's interceptors: the default deadline, then the SDK's own retry of transient errors. */
-export function serverInterceptors(defaultDeadlineMs: number): Interceptor[] {
-  return [defaultDeadline(defaultDeadlineMs), makeGrpcRetryInterceptor(defaultGrpcRetryOptions())];
+/**
+ * The server's interceptors (the calls in flight, the default deadline, then the SDK's own retry
+ * of transient errors) and a drain for shutdown.
+ *
+ * Why the drain: the SDK's retry schedules its next attempt on a timer and creates that call on
+ * the channel when the timer fires; if the connection was closed meanwhile, grpc-js throws
+ * "Channel has been shut down" from the timer, an uncaught exception. So `drain()` stops further
+ * retries and waits (bounded by the calls' own deadline) until every call has its final status;
+ * only then is the connection closed.
+ */
+export class ServerCalls {
+  private inFlight = 0;
+  private closing = false;
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly defaultDeadlineMs: number) {}
+
+  interceptors(): Interceptor[] {
+    const retry = defaultGrpcRetryOptions();
+    return [
+      this.counted(),
+      defaultDeadline(this.defaultDeadlineMs),
+      makeGrpcRetryInterceptor({
+        delayFunction: retry.delayFunction,
+        retryableDecider: (attempt, status) => !this.closing && retry.retryableDecider(attempt, status),
+      }),
+    ];
+  }
+
+  /** Resolves once no call is in flight (at most the default deadline and a second from now). */
+  async drain(): Promise<void> {
+    this.closing = true;
+    if (this.inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idle.push(resolve)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.defaultDeadlineMs + 1_000);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private counted(): Interceptor {
+    return (options, nextCall) =>
+      new InterceptingCall(nextCall(options), {
+        start: (metadata, listener, next) => {
+          this.inFlight++;
+          let settled = false;
+          next(metadata, {
+            onReceiveStatus: (status, nextStatus) => {
+              if (!settled) {
+                settled = true;
+                if (--this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+              }
+              nextStatus(status);
+            },
+          });
+        },
+      });
+  }
 }
 
 /** `fn()`, or a TemporalUnavailableError once `ms` have passed (the call is left to its own deadline). */
