@@ -155,6 +155,11 @@ describe('a callback Temporal refuses for good', () => {
     )!;
     expect(posted.headers['idempotency-key']).toBe(`callback_rejected:${id}:0`);
     expect(posted.body).toMatchObject({ appId, workflowId: lifecycleWorkflowId(appId, taskId) });
+    // The receiver has the POST before the raiser records its 2xx: wait for the row to say so.
+    await waitUntil('alert marked delivered', async () => {
+      const [row] = await s.db.alerts.list({ kind: 'callback_rejected', taskId });
+      return row?.delivery === 'delivered';
+    });
     const [stored] = await s.db.alerts.list({ kind: 'callback_rejected', taskId });
     expect(stored).toMatchObject({
       delivery: 'delivered',
