@@ -1,7 +1,16 @@
 /** `npm run test:cluster`: the integration suites that matter on a real Temporal cluster (Temporal
  * Server on PostgreSQL, 4 history shards; tools/temporal-cluster), run against one started by
  * test/helpers/global-setup.ts instead of the dev server. Add a suite here to run it there too. */
-const CLUSTER_SUITES = ['lifecycle', 'replicas', 'resilience', 'chaos', 'follow-ups', 'usage'];
+const CLUSTER_SUITES = [
+  'lifecycle',
+  'replicas',
+  'resilience',
+  'chaos',
+  'follow-ups',
+  'usage',
+  'inbox',
+  'stale-stop',
+];
 
 // Read by global setup and by the suites that start a Temporal of their own (test/helpers/temporal.ts);
 // test workers inherit it.

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
-import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createWorkerActivities } from '../../activities';
 import { registeredFollowUps, type FollowUp } from '../../activities/follow-ups';
@@ -21,7 +21,7 @@ import { SqlUsageReader } from '../store/usage';
 import type { TemporalConnectConfig } from '../temporal/connection';
 import { keepCallContextCheap, ServerCalls, within } from '../temporal/deadlines';
 import { TemporalLifecycleGateway } from '../temporal/lifecycle-gateway';
-import { ensureSearchAttributes, requiredSearchAttributes } from '../temporal/search-attributes';
+import { ensureSearchAttributes, searchAttributesUsable } from '../temporal/search-attributes';
 import { installTemporalRuntime } from '../temporal/runtime';
 import { createLifecycleWorker } from '../temporal/worker';
 import { traceRequests, workflowClientInterceptors, type Tracing } from '../telemetry';
@@ -161,7 +161,7 @@ export async function startHttpService(
   // grows to 2 minutes by default: after a long outage the relay would sit idle that long once
   // Temporal is back. The relay has a backoff of its own; the channel only needs to keep up.
   // Deadlines without AsyncLocalStorage, and a drain before close (src/temporal/deadlines.ts).
-  const calls = new ServerCalls(Math.max(config.handoffTimeoutMs, 10_000));
+  const calls = new ServerCalls(Math.max(config.handoffTimeoutMs, 10_000), config.handoffTimeoutMs);
   const connection = Connection.lazy({
     ...temporal.connectionOptions,
     interceptors: calls.interceptors(),
@@ -255,7 +255,11 @@ export async function startHttpService(
 
   // Draining (SIGTERM): /readyz answers 503 so load balancers stop sending, in-flight requests finish.
   let draining = false;
-  const searchAttributesReady = searchAttributeCheck(connection, temporal.namespace);
+  const searchAttributesReady = searchAttributeCheck(
+    connection,
+    temporal.namespace,
+    registerSearchAttributes,
+  );
   const readiness = async (): Promise<ReadinessReport> => {
     const mode = recorder.mode;
     const temporalUp = gateway.isReady(READINESS_TIMEOUT_MS);
@@ -268,10 +272,11 @@ export async function startHttpService(
         temporalUp,
       ]);
       const relayState = relay?.status().temporal ?? 'up';
+      const attributes = reachable && relayState !== 'waiting' && (await searchAttributesReady());
       const dependencies: DependencyState[] = [
         { dependency: 'database', ready: database },
         { dependency: 'temporal', ready: reachable && relayState !== 'away' },
-        { dependency: 'search_attributes', ready: relayState !== 'waiting' },
+        { dependency: 'search_attributes', ready: attributes },
       ];
       const status =
         draining || !database ? 'not_ready' : dependencies.every((d) => d.ready) ? 'ready' : 'degraded';
@@ -380,18 +385,27 @@ export async function startHttpService(
  * callback can go through). Remembered once true; a refusal to list them (Temporal Cloud's API keys)
  * counts as present: there they are managed in the Cloud UI.
  */
-function searchAttributeCheck(connection: Connection, namespace: string): () => Promise<boolean> {
+/**
+ * Readiness of the search attributes: usable by a callback (searchAttributesUsable), confirmed once
+ * and then taken as given. While they are not, it registers them again (at most every few seconds):
+ * the start-up registration may have met a namespace that did not exist yet.
+ */
+function searchAttributeCheck(
+  connection: Connection,
+  namespace: string,
+  register: () => Promise<void>,
+): () => Promise<boolean> {
   let confirmed = false;
-  const wanted = requiredSearchAttributes();
+  let lastRegistration = 0;
   return async () => {
     if (confirmed) return true;
-    try {
-      const { customAttributes } = await within(READINESS_TIMEOUT_MS, 'listSearchAttributes', () =>
-        connection.operatorService.listSearchAttributes({ namespace }),
-      );
-      confirmed = Object.keys(wanted).every((name) => customAttributes?.[name] !== undefined);
-    } catch (err) {
-      confirmed = isGrpcServiceError(err) && [7, 12, 16].includes(err.code);
+    const check = await within(READINESS_TIMEOUT_MS, 'countWorkflowExecutions', () =>
+      searchAttributesUsable(connection, namespace),
+    ).catch(() => null);
+    confirmed = check?.usable === true;
+    if (check && !check.usable && check.unusable !== 'other' && Date.now() - lastRegistration > 5_000) {
+      lastRegistration = Date.now();
+      register().catch(() => undefined);
     }
     return confirmed;
   };

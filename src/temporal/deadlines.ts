@@ -17,10 +17,17 @@ import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/c
 import { beforeDeadline } from '../deadline';
 import { TemporalUnavailableError } from '../http/ports';
 
-/** Gives every call without a deadline one `ms` from its start (its retries share it). */
-export function defaultDeadline(ms: number): Interceptor {
-  return (options, nextCall) =>
-    new InterceptingCall(nextCall(options.deadline ? options : { ...options, deadline: Date.now() + ms }));
+/**
+ * Gives every call without a deadline one `ms` from its start (its retries share it), or
+ * `perMethod[name]` for the methods named there (gRPC method names, e.g.
+ * `SignalWithStartWorkflowExecution`).
+ */
+export function defaultDeadline(ms: number, perMethod: Record<string, number> = {}): Interceptor {
+  return (options, nextCall) => {
+    if (options.deadline) return new InterceptingCall(nextCall(options));
+    const method = options.method_definition.path.slice(options.method_definition.path.lastIndexOf('/') + 1);
+    return new InterceptingCall(nextCall({ ...options, deadline: Date.now() + (perMethod[method] ?? ms) }));
+  };
 }
 
 /**
@@ -38,13 +45,21 @@ export class ServerCalls {
   private closing = false;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly defaultDeadlineMs: number) {}
+  /**
+   * @param handoffTimeoutMs the deadline of a signal-with-start (a callback's hand-off): the RPC
+   *   ends when the hand-off gives up on it. Were it to run on, the SDK's retry could still deliver
+   *   it after a relay had given the entry back, and the relay would deliver it a second time.
+   */
+  constructor(
+    private readonly defaultDeadlineMs: number,
+    private readonly handoffTimeoutMs: number,
+  ) {}
 
   interceptors(): Interceptor[] {
     const retry = defaultGrpcRetryOptions();
     return [
       this.counted(),
-      defaultDeadline(this.defaultDeadlineMs),
+      defaultDeadline(this.defaultDeadlineMs, { SignalWithStartWorkflowExecution: this.handoffTimeoutMs }),
       makeGrpcRetryInterceptor({
         delayFunction: retry.delayFunction,
         retryableDecider: (attempt, status) => !this.closing && retry.retryableDecider(attempt, status),

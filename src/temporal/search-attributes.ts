@@ -22,6 +22,8 @@ export interface EnsureSearchAttributesResult {
   skipped: boolean;
 }
 
+const GRPC_INVALID_ARGUMENT = 3;
+const GRPC_NOT_FOUND = 5;
 const GRPC_ALREADY_EXISTS = 6;
 const GRPC_PERMISSION_DENIED = 7;
 const GRPC_UNIMPLEMENTED = 12;
@@ -34,10 +36,15 @@ export function requiredSearchAttributes(): Record<string, SearchAttributeType> 
   return out;
 }
 
+/**
+ * @param opts.namespaceWaitMs how long a namespace that does not exist yet (NOT_FOUND: a cluster's
+ *   namespace registered a moment ago, or still to be) is waited for. Default 60 s.
+ */
 export async function ensureSearchAttributes(
   connection: Connection,
   namespace: string,
   logger?: SearchAttributeLogger,
+  opts: { namespaceWaitMs?: number } = {},
 ): Promise<EnsureSearchAttributesResult> {
   const info = (line: string) => emit(logger, 'info', line);
   const warn = (line: string) => emit(logger, 'warn', line);
@@ -45,6 +52,8 @@ export async function ensureSearchAttributes(
   const names = Object.keys(wanted);
   const created: string[] = [];
   const maxAttempts = 8;
+  const namespaceDeadline = Date.now() + (opts.namespaceWaitMs ?? 60_000);
+  let namespaceMissing = false;
 
   for (let attempt = 1; ; attempt++) {
     let present: Record<string, number>;
@@ -52,6 +61,13 @@ export async function ensureSearchAttributes(
       present = await listAttributes(connection, namespace);
     } catch (err) {
       if (isRefusal(err)) return cloudWarning(warn, namespace, names, err);
+      if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND && Date.now() < namespaceDeadline) {
+        if (!namespaceMissing) info(`namespace ${namespace} not found yet; waiting for it`);
+        namespaceMissing = true;
+        attempt = 0;
+        await sleep(500);
+        continue;
+      }
       throw wrap(err, `cannot list search attributes of namespace ${namespace}`);
     }
 
@@ -91,6 +107,40 @@ export async function ensureSearchAttributes(
         await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random()));
       }
     }
+  }
+}
+
+/**
+ * Whether callbacks can use the search attributes now: a visibility count filtered on every one of
+ * them succeeds. Listing them is not enough: a cluster maps a newly added attribute through a
+ * namespace cache refreshed every few seconds, and until then a signal-with-start carrying it is
+ * refused ("no mapping defined for search attribute"), as is a query naming it.
+ *
+ * `unusable` says why not: `search_attributes` (not registered or not mapped yet: registering may
+ * help), `namespace` (NOT_FOUND), or `other` (Temporal unreachable and the like).
+ */
+export async function searchAttributesUsable(
+  connection: Connection,
+  namespace: string,
+): Promise<
+  { usable: true } | { usable: false; unusable: 'search_attributes' | 'namespace' | 'other'; error: string }
+> {
+  const query = Object.keys(requiredSearchAttributes())
+    .map((name) => `${name} = 'readiness-probe'`)
+    .join(' AND ');
+  try {
+    await connection.workflowService.countWorkflowExecutions({ namespace, query });
+    return { usable: true };
+  } catch (err) {
+    // Not ours to check (a restricted API key): the deliveries will tell.
+    if (isRefusal(err) && !(isGrpcServiceError(err) && err.code === GRPC_UNAUTHENTICATED))
+      return { usable: true };
+    const error = messageOf(err);
+    if (isGrpcServiceError(err) && err.code === GRPC_INVALID_ARGUMENT)
+      return { usable: false, unusable: 'search_attributes', error };
+    if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND)
+      return { usable: false, unusable: 'namespace', error };
+    return { usable: false, unusable: 'other', error };
   }
 }
 

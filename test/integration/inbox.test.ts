@@ -1,11 +1,13 @@
 /**
- * The durable callback inbox end to end, against real Temporal dev servers and PostgreSQL:
+ * The durable callback inbox end to end, against real Temporal and PostgreSQL:
  *
  *  - a callback Temporal refuses for good is parked as `rejected` with its error, raises a
  *    `callback_rejected` alert (log, database, webhook), shows in the callback log and the metrics,
- *    and is delivered once redelivered after the cause is gone;
- *  - two server replicas relaying one backlog: every callback's effect once, each task's
- *    callbacks signalled in Sequence order;
+ *    and is delivered once redelivered after the cause is gone (always on a dev server of its own:
+ *    the refusal comes from a dynamic-config limit it is restarted with and without);
+ *  - two server replicas relaying one backlog while Temporal (the dev server, or the cluster under
+ *    test:cluster) is down: every callback's effect once, each task's callbacks signalled in
+ *    Sequence order;
  *  - PostgreSQL cut off, and PostgreSQL hanging (a proxy that accepts and never answers): 503
  *    within HANDOFF_TIMEOUT, /readyz 503 naming the database, and nothing answered 200 lost.
  */
@@ -34,6 +36,7 @@ import {
 } from '../helpers/service';
 import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
+import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
 
 const silent = createLogger({ level: 'silent' });
 const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -198,21 +201,15 @@ describe('a callback Temporal refuses for good', () => {
 });
 
 describe('two server replicas relaying one backlog', () => {
-  let dir: string;
-  let temporal: DevServer | undefined;
+  let temporal: TestTemporal | undefined;
   let svc: TestService | undefined;
   let second: HttpService | undefined;
-  let start: () => Promise<DevServer>;
   let receiver: AlertReceiver;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'zego-backlog-'));
     receiver = await startAlertReceiver();
-    const cliPath = await locateTemporalCli();
-    const port = await freePort();
-    start = () =>
-      startDevServer({ cliPath, port, headless: true, dbFilename: path.join(dir, 'temporal.db') });
-    temporal = await start();
+    // The dev server on a file, or the cluster under test:cluster: stopped, then started again.
+    temporal = await startTestTemporal();
     svc = await startTestService({
       database: 'postgres',
       temporalAddress: temporal.address,
@@ -229,9 +226,8 @@ describe('two server replicas relaying one backlog', () => {
   afterAll(async () => {
     await second?.close();
     await svc?.stop();
-    await temporal?.stop();
+    await temporal?.destroy();
     await receiver?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('delivers every callback once, each task in Sequence order; the backlog is alerted once and cleared', async () => {
@@ -271,7 +267,7 @@ describe('two server replicas relaying one backlog', () => {
     expect(more).toEqual([]);
     expect(backlog).toMatchObject({ resolvedAt: null, details: { pending: expect.any(Number) } });
 
-    temporal = await start();
+    await temporal!.start();
     for (const { appId, taskId } of tasks) {
       const doc = await s.waitForTask(appId, taskId, (d) => d.billing.status === 'finalized', 120_000);
       expect(doc.status).toBe('stopped');
