@@ -15,7 +15,7 @@ import {
   postAlertWebhook,
   webhookKeyOf,
 } from '../src/alerts/webhook';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 export const AlertErrorType = {
   /** The stored alert for a key does not exist (the workflow must record before delivering). */

@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { computeBilling, type BillingSegment } from '../src/zego/billing';
 import type { BillingResult } from '../src/zego/billing-types';
 import type { BillingRecord } from '../src/store/types';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 export const BillingErrorType = {
   InvalidBillingInput: 'InvalidBillingInput',

@@ -1,7 +1,7 @@
 /** Stops a stale task through ZEGO's StopCloudTranscode, when this worker has ZEGO API credentials. */
 import { ApplicationFailure } from '@temporalio/common';
 import { isTaskNotFound, ZegoApiError, type ZegoApiClient } from '../src/zego/api-client';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 export interface StopStaleTaskInput {
   appId: string;
