@@ -6,12 +6,13 @@
  * `ApplicationFailure`s with a descriptive `type`; so are database errors no retry can fix
  * (./database-errors.ts); every other database or network error stays retryable.
  */
+import { NonRetryableErrorType } from '../workflows/errors';
 import { AlertErrorType, createAlertActivities } from './alerts';
-import { BillingErrorType, createBillingActivities } from './billing';
+import { createBillingActivities } from './billing';
 import { createCleanupActivities } from './cleanup';
 import type { ActivityDeps } from './deps';
 import { followUpActivities, specOf } from './follow-ups';
-import { DatabaseErrorType, withDatabaseErrors } from './database-errors';
+import { withDatabaseErrors } from './database-errors';
 import { createStaleActivities } from './stale';
 
 /** The lifecycle's own activities: what the workflow calls by name. */
@@ -60,5 +61,5 @@ export type { RegisterActiveTaskInput, CleanupTaskInput } from './cleanup';
 export type { AmendStaleBillingInput, FinalizeBillingInput } from './billing';
 export type { DeliverAlertInput, ResolveAlertInput } from './alerts';
 
-/** `ApplicationFailure.type` values the activities throw (usable in `RetryPolicy.nonRetryableErrorTypes`). */
-export const ActivityErrorType = { ...BillingErrorType, ...AlertErrorType, ...DatabaseErrorType } as const;
+/** `ApplicationFailure.type` values the activities throw (the non-retryable ones: workflows/errors.ts). */
+export const ActivityErrorType = { ...NonRetryableErrorType, ...AlertErrorType } as const;

@@ -37,6 +37,7 @@ import {
   type LifecycleSettings,
   type LifecycleStateDocument,
 } from './definitions';
+import { NON_RETRYABLE_ERROR_TYPES } from './errors';
 import {
   applyCallback,
   awaitsOwnStop,
@@ -61,21 +62,35 @@ export interface LifecycleInput {
   carried?: { state: LifecycleState; registered: boolean; settled: boolean; lingerUntilMs: number | null };
 }
 
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+
 // Side effects that must eventually happen (ledger, registry): retried until the database is back.
 const durable: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
 };
 // An alert receiver may be down for good: bounded retries (about 40 min), then recorded as failed.
 const alertDelivery: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 12 },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '5m',
+    maximumAttempts: 12,
+    nonRetryableErrorTypes,
+  },
 };
 
 // A stale task's stop through ZEGO's API: a few tries, then the lifecycle closes as stale anyway.
 const zegoStop: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes,
+  },
 };
 const DEFAULT_FOLLOW_UP_RETRY: RetryPolicy = {
   initialInterval: '1s',
@@ -83,6 +98,16 @@ const DEFAULT_FOLLOW_UP_RETRY: RetryPolicy = {
   maximumInterval: '1m',
   maximumAttempts: 5,
 };
+
+/** A follow-up's own policy, never retrying a business failure (its declarer may not list them). */
+function followUpRetry(spec: FollowUpSpec): RetryPolicy {
+  const retry = spec.retry ?? DEFAULT_FOLLOW_UP_RETRY;
+  const own = retry.nonRetryableErrorTypes ?? [];
+  return {
+    ...retry,
+    nonRetryableErrorTypes: [...own, ...nonRetryableErrorTypes.filter((t) => !own.includes(t))],
+  };
+}
 
 const act = proxyActivities<LifecycleActivities>(durable);
 const delivery = proxyActivities<LifecycleActivities>(alertDelivery);
@@ -534,7 +559,7 @@ async function runFollowUps(state: LifecycleState): Promise<void> {
   await Promise.all(
     specs.map(async (spec, i) => {
       const record = state.followUps[i];
-      const retry = spec.retry ?? DEFAULT_FOLLOW_UP_RETRY;
+      const retry = followUpRetry(spec);
       const run = proxyActivities<
         Record<string, (input: FollowUpInput) => Promise<{ attempt?: number } | void>>
       >({
