@@ -45,7 +45,8 @@ import {
   billingSegments,
   decidedByCallbacks,
   initialState,
-  missingSequences,
+  nextTimer,
+  sequenceGapDeadlineMs,
   statusOf,
   toDocument,
   type LifecycleState,
@@ -147,8 +148,9 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
   let lingerUntilMs = input.carried?.lingerUntilMs ?? null;
   let revision = 0;
   // Lifecycles begun before the gap wait existed replay without it (it adds a timer).
-  const awaitsSequenceGaps = patched('await-sequence-gaps');
-  const gapGraceMs = settings.sequenceGapGraceMs ?? DEFAULT_SEQUENCE_GAP_GRACE_MS;
+  const gapGraceMs = patched('await-sequence-gaps')
+    ? (settings.sequenceGapGraceMs ?? DEFAULT_SEQUENCE_GAP_GRACE_MS)
+    : null;
 
   const visible: Record<string, string> = {};
   const syncVisibility = () => {
@@ -207,29 +209,14 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     // A stop with its start decides, unless a Sequence between them is missing: an update ZEGO is
     // still retrying would change the bill, so wait for it, up to SEQUENCE_GAP_GRACE.
     const gapDeadlineMs =
-      decided !== null && awaitsSequenceGaps && missingSequences(state).length > 0
-        ? (state.stopReceivedAtMs ?? 0) + gapGraceMs
-        : Number.NEGATIVE_INFINITY;
+      decided !== null ? sequenceGapDeadlineMs(state, gapGraceMs) : Number.NEGATIVE_INFINITY;
     if (decided !== null && gapDeadlineMs <= Date.now()) {
       state.outcome = decided;
       break;
     }
     if (historyIsLong()) await carryOver();
 
-    let deadlineMs = Number.POSITIVE_INFINITY;
-    let onTimeout: Outcome = 'stale';
-    if (decided !== null) {
-      deadlineMs = gapDeadlineMs;
-      onTimeout = decided;
-    } else if (state.stop !== null && state.stopReceivedAtMs !== null) {
-      deadlineMs = state.stopReceivedAtMs + settings.orphanGraceMs;
-      onTimeout = 'orphaned';
-    } else if (state.staleStopRequestedAtMs !== null) {
-      // We asked ZEGO to stop the stale task: its stop callback completes the lifecycle normally.
-      deadlineMs = state.staleStopRequestedAtMs + settings.staleStopGraceMs;
-    } else if (state.firstActiveMs !== null) {
-      deadlineMs = state.firstActiveMs + settings.maxTaskDurationMs;
-    }
+    const { deadlineMs, onTimeout } = nextTimer(state, decided, gapDeadlineMs, settings);
     const seen = revision;
     const remaining = deadlineMs - Date.now();
     const wake = () => revision !== seen || historyIsLong();
@@ -277,10 +264,7 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     let deadlineMs = state.ownStopUntilMs as number;
     if (decided !== null) {
       // As for any stop: a Sequence missing before it may be an update ZEGO still retries.
-      const gapDeadlineMs =
-        awaitsSequenceGaps && missingSequences(state).length > 0
-          ? (state.stopReceivedAtMs ?? 0) + gapGraceMs
-          : Number.NEGATIVE_INFINITY;
+      const gapDeadlineMs = sequenceGapDeadlineMs(state, gapGraceMs);
       if (gapDeadlineMs <= Date.now()) {
         state.outcome = decided;
         state.ownStopUntilMs = null;
