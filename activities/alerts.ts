@@ -15,13 +15,12 @@ import {
   postAlertWebhook,
   webhookKeyOf,
 } from '../src/alerts/webhook';
-import type { ActivityDeps } from './index';
+import { NonRetryableErrorType } from '../workflows/errors';
+import type { ActivityDeps } from './deps';
 
 export const AlertErrorType = {
-  /** The stored alert for a key does not exist (the workflow must record before delivering). */
-  AlertNotFound: 'AlertNotFound',
-  /** Receiver answered 4xx other than 408/429: retrying the same request will not help. */
-  AlertDeliveryRejected: 'AlertDeliveryRejected',
+  AlertNotFound: NonRetryableErrorType.AlertNotFound,
+  AlertDeliveryRejected: NonRetryableErrorType.AlertDeliveryRejected,
   /** Receiver unreachable, timed out, or answered 408/429/5xx: retryable. */
   AlertDeliveryUnavailable: 'AlertDeliveryUnavailable',
 } as const;

@@ -6,14 +6,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { computeBilling, type BillingSegment } from '../src/zego/billing';
 import type { BillingResult } from '../src/zego/billing-types';
 import type { BillingRecord } from '../src/store/types';
-import type { ActivityDeps } from './index';
-
-export const BillingErrorType = {
-  InvalidBillingInput: 'InvalidBillingInput',
-  BillingComputationFailed: 'BillingComputationFailed',
-  /** An amendment of a lifecycle whose ledger row is missing or not billable: no retry changes that. */
-  BillingNotAmendable: 'BillingNotAmendable',
-} as const;
+import { NonRetryableErrorType } from '../workflows/errors';
+import type { ActivityDeps } from './deps';
 
 export interface FinalizeBillingInput {
   lifecycleId: string;
@@ -59,13 +53,13 @@ export function createBillingActivities(
     if (typeof input.endMs !== 'number' || !Number.isFinite(input.endMs)) {
       throw ApplicationFailure.nonRetryable(
         `billable lifecycle ${input.lifecycleId} has no valid endMs (${String(input.endMs)})`,
-        BillingErrorType.InvalidBillingInput,
+        NonRetryableErrorType.InvalidBillingInput,
       );
     }
     if (!Array.isArray(input.segments)) {
       throw ApplicationFailure.nonRetryable(
         `billable lifecycle ${input.lifecycleId} has no segments array`,
-        BillingErrorType.InvalidBillingInput,
+        NonRetryableErrorType.InvalidBillingInput,
       );
     }
     try {
@@ -74,7 +68,7 @@ export function createBillingActivities(
       // computeBilling is pure: the same input fails the same way on every retry.
       throw ApplicationFailure.create({
         message: `billing computation failed for lifecycle ${input.lifecycleId}: ${errorMessage(err)}`,
-        type: BillingErrorType.BillingComputationFailed,
+        type: NonRetryableErrorType.BillingComputationFailed,
         nonRetryable: true,
         cause: err instanceof Error ? err : undefined,
       });
@@ -145,7 +139,7 @@ export function createBillingActivities(
     if (!('record' in outcome)) {
       throw ApplicationFailure.nonRetryable(
         `lifecycle ${input.lifecycleId} has ${outcome.kind === 'not_found' ? 'no ledger row' : 'a not-billable ledger row'} to amend`,
-        BillingErrorType.BillingNotAmendable,
+        NonRetryableErrorType.BillingNotAmendable,
       );
     }
     const stored = outcome.record;

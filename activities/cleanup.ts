@@ -1,6 +1,6 @@
 /** Active-task registry upkeep: a lifecycle registers itself when it starts and removes itself at the end. */
 import type { ActiveTask } from '../src/store/types';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 /** The registry row of a lifecycle that has started. */
 export type RegisterActiveTaskInput = Omit<ActiveTask, 'registeredAt'>;

@@ -12,11 +12,7 @@
  * stays retryable.
  */
 import { ApplicationFailure } from '@temporalio/common';
-
-export const DatabaseErrorType = {
-  /** PostgreSQL refused the values for good (SQLSTATE class 22 or 23). */
-  DatabaseRejected: 'DatabaseRejected',
-} as const;
+import { NonRetryableErrorType } from '../workflows/errors';
 
 /** The SQLSTATE of a PostgreSQL error (node-postgres and PGlite both set `code`), or undefined. */
 export function sqlStateOf(err: unknown): string | undefined {
@@ -43,7 +39,7 @@ export function withDatabaseErrors<A extends unknown[], R>(
       const message = err instanceof Error ? err.message : String(err);
       throw ApplicationFailure.nonRetryable(
         `${name}: the database refused the values (SQLSTATE ${state}): ${message}`,
-        DatabaseErrorType.DatabaseRejected,
+        NonRetryableErrorType.DatabaseRejected,
         { sqlState: state },
       );
     }

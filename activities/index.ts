@@ -6,32 +6,14 @@
  * `ApplicationFailure`s with a descriptive `type`; so are database errors no retry can fix
  * (./database-errors.ts); every other database or network error stays retryable.
  */
-import type { Logger } from 'pino';
-import type { Database } from '../src/store/types';
-import type { PriceTable, Tier } from '../src/zego/billing-types';
+import { NonRetryableErrorType } from '../workflows/errors';
 import { AlertErrorType, createAlertActivities } from './alerts';
-import { BillingErrorType, createBillingActivities } from './billing';
+import { createBillingActivities } from './billing';
 import { createCleanupActivities } from './cleanup';
-import { followUpActivities, specOf, type FollowUp } from './follow-ups';
-import { DatabaseErrorType, withDatabaseErrors } from './database-errors';
+import type { ActivityDeps } from './deps';
+import { followUpActivities, specOf } from './follow-ups';
+import { withDatabaseErrors } from './database-errors';
 import { createStaleActivities } from './stale';
-import type { ZegoApiClient } from '../src/zego/api-client';
-
-export interface ActivityDeps {
-  db: Database;
-  prices: PriceTable;
-  unknownResolutionTier: Tier;
-  alertWebhookUrl?: string;
-  logger: Logger;
-  /** Injectable for tests (default: global fetch). */
-  fetch?: typeof fetch;
-  /** Per POST, default 10 s. */
-  alertTimeoutMs?: number;
-  /** ZEGO's server API (ZEGO_APP_ID/ZEGO_SERVER_SECRET): stale tasks are stopped through it. */
-  zegoApi?: ZegoApiClient | null;
-  /** Registered business follow-ups (activities/follow-ups/index.ts). */
-  followUps?: readonly FollowUp[];
-}
 
 /** The lifecycle's own activities: what the workflow calls by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -74,9 +56,10 @@ export function createWorkerActivities(
   return { ...lifecycle, ...followUpActivities(deps.followUps ?? [], Object.keys(lifecycle)) };
 }
 
+export type { ActivityDeps } from './deps';
 export type { RegisterActiveTaskInput, CleanupTaskInput } from './cleanup';
 export type { AmendStaleBillingInput, FinalizeBillingInput } from './billing';
 export type { DeliverAlertInput, ResolveAlertInput } from './alerts';
 
-/** `ApplicationFailure.type` values the activities throw (usable in `RetryPolicy.nonRetryableErrorTypes`). */
-export const ActivityErrorType = { ...BillingErrorType, ...AlertErrorType, ...DatabaseErrorType } as const;
+/** `ApplicationFailure.type` values the activities throw (the non-retryable ones: workflows/errors.ts). */
+export const ActivityErrorType = { ...NonRetryableErrorType, ...AlertErrorType } as const;

@@ -1,7 +1,8 @@
 /** Stops a stale task through ZEGO's StopCloudTranscode, when this worker has ZEGO API credentials. */
 import { ApplicationFailure } from '@temporalio/common';
+import { NonRetryableErrorType } from '../workflows/errors';
 import { isTaskNotFound, ZegoApiError, type ZegoApiClient } from '../src/zego/api-client';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 export interface StopStaleTaskInput {
   appId: string;
@@ -27,7 +28,9 @@ export function createStaleActivities(deps: Pick<ActivityDeps, 'zegoApi' | 'logg
     } catch (err) {
       if (isTaskNotFound(err)) return { outcome: 'not_running' };
       if (err instanceof ZegoApiError && !err.retryable) {
-        throw ApplicationFailure.nonRetryable(err.message, 'ZegoApiRejected', { code: err.code });
+        throw ApplicationFailure.nonRetryable(err.message, NonRetryableErrorType.ZegoApiRejected, {
+          code: err.code,
+        });
       }
       throw err;
     }

@@ -37,6 +37,7 @@ import {
   type LifecycleSettings,
   type LifecycleStateDocument,
 } from './definitions';
+import { NON_RETRYABLE_ERROR_TYPES } from './errors';
 import {
   applyCallback,
   awaitsOwnStop,
@@ -44,7 +45,8 @@ import {
   billingSegments,
   decidedByCallbacks,
   initialState,
-  missingSequences,
+  nextTimer,
+  sequenceGapDeadlineMs,
   statusOf,
   toDocument,
   type LifecycleState,
@@ -61,21 +63,35 @@ export interface LifecycleInput {
   carried?: { state: LifecycleState; registered: boolean; settled: boolean; lingerUntilMs: number | null };
 }
 
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+
 // Side effects that must eventually happen (ledger, registry): retried until the database is back.
 const durable: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
 };
 // An alert receiver may be down for good: bounded retries (about 40 min), then recorded as failed.
 const alertDelivery: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 12 },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '5m',
+    maximumAttempts: 12,
+    nonRetryableErrorTypes,
+  },
 };
 
 // A stale task's stop through ZEGO's API: a few tries, then the lifecycle closes as stale anyway.
 const zegoStop: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes,
+  },
 };
 const DEFAULT_FOLLOW_UP_RETRY: RetryPolicy = {
   initialInterval: '1s',
@@ -83,6 +99,16 @@ const DEFAULT_FOLLOW_UP_RETRY: RetryPolicy = {
   maximumInterval: '1m',
   maximumAttempts: 5,
 };
+
+/** A follow-up's own policy, never retrying a business failure (its declarer may not list them). */
+function followUpRetry(spec: FollowUpSpec): RetryPolicy {
+  const retry = spec.retry ?? DEFAULT_FOLLOW_UP_RETRY;
+  const own = retry.nonRetryableErrorTypes ?? [];
+  return {
+    ...retry,
+    nonRetryableErrorTypes: [...own, ...nonRetryableErrorTypes.filter((t) => !own.includes(t))],
+  };
+}
 
 const act = proxyActivities<LifecycleActivities>(durable);
 const delivery = proxyActivities<LifecycleActivities>(alertDelivery);
@@ -122,8 +148,9 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
   let lingerUntilMs = input.carried?.lingerUntilMs ?? null;
   let revision = 0;
   // Lifecycles begun before the gap wait existed replay without it (it adds a timer).
-  const awaitsSequenceGaps = patched('await-sequence-gaps');
-  const gapGraceMs = settings.sequenceGapGraceMs ?? DEFAULT_SEQUENCE_GAP_GRACE_MS;
+  const gapGraceMs = patched('await-sequence-gaps')
+    ? (settings.sequenceGapGraceMs ?? DEFAULT_SEQUENCE_GAP_GRACE_MS)
+    : null;
 
   const visible: Record<string, string> = {};
   const syncVisibility = () => {
@@ -182,29 +209,14 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     // A stop with its start decides, unless a Sequence between them is missing: an update ZEGO is
     // still retrying would change the bill, so wait for it, up to SEQUENCE_GAP_GRACE.
     const gapDeadlineMs =
-      decided !== null && awaitsSequenceGaps && missingSequences(state).length > 0
-        ? (state.stopReceivedAtMs ?? 0) + gapGraceMs
-        : Number.NEGATIVE_INFINITY;
+      decided !== null ? sequenceGapDeadlineMs(state, gapGraceMs) : Number.NEGATIVE_INFINITY;
     if (decided !== null && gapDeadlineMs <= Date.now()) {
       state.outcome = decided;
       break;
     }
     if (historyIsLong()) await carryOver();
 
-    let deadlineMs = Number.POSITIVE_INFINITY;
-    let onTimeout: Outcome = 'stale';
-    if (decided !== null) {
-      deadlineMs = gapDeadlineMs;
-      onTimeout = decided;
-    } else if (state.stop !== null && state.stopReceivedAtMs !== null) {
-      deadlineMs = state.stopReceivedAtMs + settings.orphanGraceMs;
-      onTimeout = 'orphaned';
-    } else if (state.staleStopRequestedAtMs !== null) {
-      // We asked ZEGO to stop the stale task: its stop callback completes the lifecycle normally.
-      deadlineMs = state.staleStopRequestedAtMs + settings.staleStopGraceMs;
-    } else if (state.firstActiveMs !== null) {
-      deadlineMs = state.firstActiveMs + settings.maxTaskDurationMs;
-    }
+    const { deadlineMs, onTimeout } = nextTimer(state, decided, gapDeadlineMs, settings);
     const seen = revision;
     const remaining = deadlineMs - Date.now();
     const wake = () => revision !== seen || historyIsLong();
@@ -252,10 +264,7 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     let deadlineMs = state.ownStopUntilMs as number;
     if (decided !== null) {
       // As for any stop: a Sequence missing before it may be an update ZEGO still retries.
-      const gapDeadlineMs =
-        awaitsSequenceGaps && missingSequences(state).length > 0
-          ? (state.stopReceivedAtMs ?? 0) + gapGraceMs
-          : Number.NEGATIVE_INFINITY;
+      const gapDeadlineMs = sequenceGapDeadlineMs(state, gapGraceMs);
       if (gapDeadlineMs <= Date.now()) {
         state.outcome = decided;
         state.ownStopUntilMs = null;
@@ -534,7 +543,7 @@ async function runFollowUps(state: LifecycleState): Promise<void> {
   await Promise.all(
     specs.map(async (spec, i) => {
       const record = state.followUps[i];
-      const retry = spec.retry ?? DEFAULT_FOLLOW_UP_RETRY;
+      const retry = followUpRetry(spec);
       const run = proxyActivities<
         Record<string, (input: FollowUpInput) => Promise<{ attempt?: number } | void>>
       >({

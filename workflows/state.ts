@@ -332,6 +332,47 @@ export function decidedByCallbacks(state: LifecycleState): Outcome | null {
   return state.stop.stopReason === 0 ? 'stopped' : 'aborted';
 }
 
+/**
+ * When a decided stop gives up waiting for the Sequences missing before it (`graceMs` after it
+ * arrived); -Infinity when none is missing or the wait is off (`graceMs` null).
+ */
+export function sequenceGapDeadlineMs(state: LifecycleState, graceMs: number | null): number {
+  if (graceMs === null || missingSequences(state).length === 0) return Number.NEGATIVE_INFINITY;
+  return (state.stopReceivedAtMs ?? 0) + graceMs;
+}
+
+/** The timers of the collecting loop (LifecycleSettings' names). */
+export interface CollectTimers {
+  orphanGraceMs: number;
+  staleStopGraceMs: number;
+  maxTaskDurationMs: number;
+}
+
+/**
+ * What the collecting loop waits for next while the outcome is undecided: when its timer fires
+ * (Infinity: no timer, only a callback ends the wait) and the outcome the firing decides.
+ * `decided` and `gapDeadlineMs`: decidedByCallbacks and sequenceGapDeadlineMs of the state.
+ */
+export function nextTimer(
+  state: LifecycleState,
+  decided: Outcome | null,
+  gapDeadlineMs: number,
+  timers: CollectTimers,
+): { deadlineMs: number; onTimeout: Outcome } {
+  if (decided !== null) return { deadlineMs: gapDeadlineMs, onTimeout: decided };
+  if (state.stop !== null && state.stopReceivedAtMs !== null) {
+    return { deadlineMs: state.stopReceivedAtMs + timers.orphanGraceMs, onTimeout: 'orphaned' };
+  }
+  // We asked ZEGO to stop the stale task: its stop callback completes the lifecycle normally.
+  if (state.staleStopRequestedAtMs !== null) {
+    return { deadlineMs: state.staleStopRequestedAtMs + timers.staleStopGraceMs, onTimeout: 'stale' };
+  }
+  if (state.firstActiveMs !== null) {
+    return { deadlineMs: state.firstActiveMs + timers.maxTaskDurationMs, onTimeout: 'stale' };
+  }
+  return { deadlineMs: Number.POSITIVE_INFINITY, onTimeout: 'stale' };
+}
+
 /** Billing segments of the lifecycle: clamped to start at the start's timestamp. */
 export function billingSegments(state: LifecycleState): Segment[] {
   const startMs = state.start?.ms ?? state.firstActiveMs ?? 0;

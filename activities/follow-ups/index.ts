@@ -1,7 +1,7 @@
 /**
  * Registered business follow-ups: ONE LINE EACH below. A factory returns null when it is not
- * configured. The lifecycle workflow runs every registered follow-up after billing (see README
- * "Extending"); adding one needs no change to the workflow.
+ * configured. The lifecycle workflow runs every registered follow-up after billing (see
+ * docs/extending.md); adding one needs no change to the workflow.
  */
 import { Context } from '@temporalio/activity';
 import { specOf, type FollowUp, type FollowUpContext, type FollowUpInput } from './define';

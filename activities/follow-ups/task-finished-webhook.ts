@@ -3,6 +3,7 @@
  * idempotency key (header and body) so the receiver can drop the repeats retries may cause.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { NonRetryableErrorType } from '../../workflows/errors';
 import { defineFollowUp, type FollowUp, type FollowUpContext } from './define';
 
 export function taskFinishedWebhook(ctx: FollowUpContext): FollowUp | null {
@@ -43,7 +44,9 @@ export function taskFinishedWebhook(ctx: FollowUpContext): FollowUp | null {
       const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
       const message = `task-finished webhook answered HTTP ${res.status}`;
       if (retryable) throw new Error(message);
-      throw ApplicationFailure.nonRetryable(message, 'FollowUpRejected', { status: res.status });
+      throw ApplicationFailure.nonRetryable(message, NonRetryableErrorType.FollowUpRejected, {
+        status: res.status,
+      });
     },
   });
 }

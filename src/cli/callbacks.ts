@@ -3,11 +3,10 @@
  * with a fresh Timestamp and Nonce (ZEGO's SHA-1 scheme, src/zego/signature.ts) unless
  * `--keep-signature`, encoded as ZEGO may send it, and prints the service's answer.
  */
-import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { isLosslessNumber, LosslessNumber, parse } from 'lossless-json';
+import { isLosslessNumber, parse } from 'lossless-json';
 import { BODY_ENCODINGS, encodeCallbackBody, type BodyEncoding } from '../zego/encode';
-import { computeCallbackSignature } from '../zego/signature';
+import { keyOf, signCallbackBody } from '../zego/sign';
 import {
   CliError,
   enc,
@@ -69,11 +68,6 @@ export function readCallbackBody(text: string): Body | undefined {
   return undefined;
 }
 
-/** The key of `field` in `body` whatever its casing (ZEGO's and its samples' casings vary). */
-function keyOf(body: Body, field: string): string {
-  return Object.keys(body).find((k) => k.toLowerCase() === field.toLowerCase()) ?? field;
-}
-
 function fieldText(body: Body, field: string): string | undefined {
   const value = body[keyOf(body, field)];
   if (typeof value === 'string') return value;
@@ -81,30 +75,12 @@ function fieldText(body: Body, field: string): string | undefined {
   return undefined;
 }
 
-/** 19 digits, like the nonces ZEGO sends. */
-function randomNonce(): string {
-  let digits = String(randomInt(1, 10));
-  while (digits.length < 19) digits += String(randomInt(0, 10));
-  return digits;
-}
-
 /**
  * Sets a fresh Timestamp (now, seconds) and Nonce and their Signature, in place of the existing
  * fields (same key casing, a JSON number stays a number); other fields are untouched.
  */
 export function resignCallback(body: Body, secret: string, nowMs = Date.now()): Body {
-  const timestamp = String(Math.floor(nowMs / 1000));
-  const nonce = randomNonce();
-  const out: Body = { ...body };
-  const put = (field: string, text: string) => {
-    const key = keyOf(out, field);
-    const old = out[key];
-    out[key] = isLosslessNumber(old) || typeof old === 'number' ? new LosslessNumber(text) : text;
-  };
-  put('Timestamp', timestamp);
-  put('Nonce', nonce);
-  out[keyOf(out, 'Signature')] = computeCallbackSignature(secret, timestamp, nonce);
-  return out;
+  return signCallbackBody(body, { secret, now: () => nowMs });
 }
 
 const send: Command = {

@@ -76,8 +76,11 @@ export interface TaskListItem {
 }
 
 export interface LifecycleGateway {
-  /** Hands one validated callback durably to the task's lifecycle workflow. */
-  deliver(payload: CallbackSignalPayload): Promise<HandoffOutcome>;
+  /**
+   * Hands one validated callback durably to the task's lifecycle workflow; `workflowId` is the one
+   * the callback route computed for it (computed from the payload when not given).
+   */
+  deliver(payload: CallbackSignalPayload, workflowId?: string): Promise<HandoffOutcome>;
   /** Latest lifecycle of (appId, taskId); null if Temporal knows none. */
   getTask(appId: string, taskId: string): Promise<LifecycleStateDocument | null>;
   /** AppIds that have a lifecycle of this TaskId (through visibility). */

@@ -114,7 +114,7 @@ export class DirectRecorder implements CallbackRecorder {
     if (binding === 'conflict') return { kind: 'nonce_reused' };
     let outcome;
     try {
-      outcome = await this.gateway.deliver({ ...cb.callback, receivedAt: cb.receivedAt });
+      outcome = await this.gateway.deliver({ ...cb.callback, receivedAt: cb.receivedAt }, cb.workflowId);
     } catch (err) {
       // A refusal for good is no outage: ZEGO's retries could not change it (there is no inbox to
       // park it in, so the answer says so instead of 503).

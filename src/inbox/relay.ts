@@ -34,7 +34,7 @@ import type { InboxMetrics } from './metrics';
 
 export interface RelayGateway {
   /** Throws when Temporal does not take it (classified by classifyDeliveryError). */
-  deliver(payload: CallbackSignalPayload): Promise<HandoffOutcome>;
+  deliver(payload: CallbackSignalPayload, workflowId?: string): Promise<HandoffOutcome>;
 }
 
 export interface RelayOptions {
@@ -260,7 +260,9 @@ export class InboxRelay {
         const traced = entry.traceContext
           ? propagation.extract(ROOT_CONTEXT, entry.traceContext)
           : ROOT_CONTEXT;
-        outcome = await context.with(traced, () => this.opts.gateway.deliver(entry.payload));
+        outcome = await context.with(traced, () =>
+          this.opts.gateway.deliver(entry.payload, entry.workflowId),
+        );
       } catch (err) {
         const failure = classifyDeliveryError(err);
         this.opts.metrics?.deliveries.inc({ outcome: failure.kind });

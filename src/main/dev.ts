@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, loadDevConfig } from '../config';
+import { ConfigError, loadDevConfig, variablesSet } from '../config';
 import { createLogger } from '../logger';
 import { startTracing } from '../telemetry';
 import { locateTemporalCli } from '../temporal/cli-locator';
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
       config.generatedAdminToken ? ` (generated, kept in ${join(dataDir, 'admin-token')})` : ''
     }`,
     `  data             ${dataDir}`,
+    `  configuration    ${variablesSet(process.env, 'dev').join(', ') || 'defaults'} (all: docs/configuration.md)`,
     ...(tracing ? [`  tracing          on (service ${tracing.serviceName})`] : []),
     '',
   ];

@@ -4,7 +4,7 @@
  * (duplicates, re-signed duplicates, reordering, late redeliveries) and the ground truth of every task
  * (so the service's results can be checked against it). Deterministic for a seed and `nowMs`.
  */
-import { computeCallbackSignature } from '../zego/signature';
+import { signatureFields, type SignatureFields } from '../zego/sign';
 import type { TranscodeEventName, TranscodeOutput } from '../zego/types';
 import { encodeBody, BODY_ENCODINGS, type BodyEncoding, type EncodingChoice } from './encoding';
 import { createRandom, type Random } from './random';
@@ -319,10 +319,11 @@ function placeAndSign(
         ? String(Number(repeated.timestamp) + rnd.int(1, 3))
         : String(eventTimestamp(td, draft));
       const nonce = rnd.digits(19);
-      const signature = computeCallbackSignature(options.secret, timestamp, nonce);
+      const sig = signatureFields({ secret: options.secret, timestamp, nonce });
+      const signature = sig.Signature;
       const encoding =
         repeated?.encoding ?? (options.encoding === 'mixed' ? rnd.pick(BODY_ENCODINGS) : options.encoding);
-      const fields = callbackFields(td, draft, { timestamp, nonce, signature });
+      const fields = callbackFields(td, draft, sig);
       signed = { timestamp, nonce, signature, encoding, ...encodeBody(fields, encoding) };
     }
 
@@ -358,18 +359,14 @@ function statusOf(task: PlannedTask, step: LifecycleStep): string {
 }
 
 /** The body in ZEGO's documented field order and JSON types (shared doc §2.1, §2.2). */
-function callbackFields(
-  td: TaskDraft,
-  draft: Draft,
-  sig: { timestamp: string; nonce: string; signature: string },
-): Record<string, unknown> {
+function callbackFields(td: TaskDraft, draft: Draft, sig: SignatureFields): Record<string, unknown> {
   const { task } = td;
   const common = {
     Event: EVENT_OF[draft.step],
     Appid: task.appId,
-    Timestamp: sig.timestamp,
-    Nonce: sig.nonce,
-    Signature: sig.signature,
+    Timestamp: sig.Timestamp,
+    Nonce: sig.Nonce,
+    Signature: sig.Signature,
     TaskId: task.taskId,
     UserId: task.userId,
     Sequence: draft.sequence,

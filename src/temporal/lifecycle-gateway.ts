@@ -54,8 +54,10 @@ export class TemporalLifecycleGateway implements LifecycleGateway {
     this.queryTimeoutMs = opts.queryTimeoutMs ?? 10_000;
   }
 
-  async deliver(payload: CallbackSignalPayload): Promise<HandoffOutcome> {
-    const workflowId = lifecycleWorkflowId(payload.appId, payload.taskId);
+  async deliver(
+    payload: CallbackSignalPayload,
+    workflowId = lifecycleWorkflowId(payload.appId, payload.taskId),
+  ): Promise<HandoffOutcome> {
     const deadline = Date.now() + this.opts.handoffTimeoutMs;
     try {
       // REJECT_DUPLICATE: a closed lifecycle is never silently reopened by a late callback.

@@ -9,7 +9,7 @@ import { decodeCallbackBody, isDecodedObject, JsonNumber, scalarText, type Decod
 import { callbackFingerprint } from './fingerprint';
 import { parseTranscodeCallback, type FieldError } from './schemas';
 import { CallbackSignatureError, verifyCallbackSignature } from './signature';
-import { timestampToMs, type TranscodeCallback, type TranscodeEventName } from './types';
+import type { TranscodeCallback, TranscodeEventName } from './types';
 
 export type CallbackReadResult =
   /** → HTTP 400 */
@@ -50,8 +50,8 @@ function read(body: Buffer, contentType: string | undefined, opts: ReadCallbackO
   if (!decoded.ok) return { kind: 'unreadable', error: decoded.error, details: decoded.details };
   const fields = decoded.value;
 
-  const unsigned = checkSignature(fields, opts);
-  if (unsigned) return unsigned;
+  const signed = checkSignature(fields, opts);
+  if ('kind' in signed) return signed;
 
   const rawEvent = fields['event'];
   const eventText = scalarText(rawEvent);
@@ -84,7 +84,7 @@ function read(body: Buffer, contentType: string | undefined, opts: ReadCallbackO
     kind: 'transcode',
     callback: parsed.callback,
     fingerprint: callbackFingerprint(parsed.callback),
-    timestampMs: timestampToMs(parsed.callback.timestamp),
+    timestampMs: signed.timestampMs,
   };
 }
 
@@ -92,9 +92,9 @@ function read(body: Buffer, contentType: string | undefined, opts: ReadCallbackO
 function checkSignature(
   fields: DecodedObject,
   opts: ReadCallbackOptions,
-): Extract<CallbackReadResult, { kind: 'unsigned' }> | undefined {
+): Extract<CallbackReadResult, { kind: 'unsigned' }> | { timestampMs: number } {
   try {
-    verifyCallbackSignature(
+    return verifyCallbackSignature(
       {
         timestamp: signedText(fields, 'timestamp', 'malformed_timestamp', 'Timestamp'),
         nonce: signedText(fields, 'nonce', 'missing_nonce', 'Nonce'),
@@ -103,7 +103,6 @@ function checkSignature(
       opts.secrets,
       opts,
     );
-    return undefined;
   } catch (err) {
     if (err instanceof CallbackSignatureError)
       return { kind: 'unsigned', error: err.message, code: err.code };

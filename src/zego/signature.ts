@@ -63,12 +63,13 @@ export function computeCallbackSignature(secret: string, timestamp: string, nonc
  * Throws CallbackSignatureError unless `signature` is ZEGO's signature of `timestamp` and `nonce` under one
  * of `secrets` (several during a rotation) and `timestamp` is within `maxSkewMs` of now.
  * The signature is checked over the timestamp text exactly as received (a ms value is not converted).
+ * Returns the timestamp in epoch milliseconds, so that no one converts it again.
  */
 export function verifyCallbackSignature(
   input: CallbackSignatureInput,
   secrets: readonly string[],
   opts: VerifyOptions,
-): void {
+): { timestampMs: number } {
   const { timestamp, nonce, signature } = input;
   if (!timestamp) throw new CallbackSignatureError('missing_timestamp', 'The callback has no Timestamp');
   if (!nonce) throw new CallbackSignatureError('missing_nonce', 'The callback has no Nonce');
@@ -114,6 +115,7 @@ export function verifyCallbackSignature(
       `Timestamp ${timestamp} is ${seconds(-ageMs)} in the future, beyond the allowed skew of ${seconds(opts.maxSkewMs)}`,
     );
   }
+  return { timestampMs };
 }
 
 /**

@@ -12,25 +12,15 @@
  */
 import { randomInt } from 'node:crypto';
 import { encodeCallbackBody } from '../../src/zego/encode';
-import { computeCallbackSignature } from '../../src/zego/signature';
+import { signCallbackBody, type CallbackSigning } from '../../src/zego/sign';
 
 export const TEST_CALLBACK_SECRET = 'test-callback-secret';
 
 /** A callback body as ZEGO would send it, before encoding. */
 export type ZegoCallbackBody = Record<string, unknown>;
 
-export interface SignOptions {
-  /** Default TEST_CALLBACK_SECRET. */
-  secret?: string;
-  /** Sent as given (a number stays a JSON number) and signed as its decimal text. Default: now, seconds. */
-  timestamp?: string | number;
-  /** Sent and signed like `timestamp`; a bigint becomes a JSON number with every digit. Default: 19 random digits. */
-  nonce?: string | number | bigint;
-  /** Overrides the computed signature (to send a wrong one). */
-  signature?: string;
-  /** Clock for the default timestamp, epoch ms. Default Date.now. */
-  now?: () => number;
-}
+/** How to sign (src/zego/sign.ts); the secret defaults to TEST_CALLBACK_SECRET. */
+export type SignOptions = Omit<CallbackSigning, 'secret'> & { secret?: string };
 
 export type BodyForm = 'json' | 'urlencoded-json' | 'form' | 'form-lowercase';
 
@@ -68,12 +58,7 @@ export function transcodeStop(overrides: ZegoCallbackBody = {}, sign: SignOption
 
 /** (Re)signs any body: sets Timestamp, Nonce and Signature; other fields are kept as they are. */
 export function signCallback(body: ZegoCallbackBody, sign: SignOptions = {}): ZegoCallbackBody {
-  const timestamp = sign.timestamp ?? String(Math.floor((sign.now ?? Date.now)() / 1000));
-  const nonce = sign.nonce ?? randomNonce();
-  const signature =
-    sign.signature ??
-    computeCallbackSignature(sign.secret ?? TEST_CALLBACK_SECRET, String(timestamp), String(nonce));
-  return { ...body, Timestamp: timestamp, Nonce: nonce, Signature: signature };
+  return signCallbackBody(body, { ...sign, secret: sign.secret ?? TEST_CALLBACK_SECRET });
 }
 
 /**
@@ -115,11 +100,4 @@ function build(defaults: ZegoCallbackBody, overrides: ZegoCallbackBody, sign: Si
   if ('Signature' in overrides) signed.Signature = overrides.Signature;
   for (const [key, value] of Object.entries(overrides)) if (value === undefined) delete signed[key];
   return signed;
-}
-
-/** 19 digits, like the nonces ZEGO sends (e.g. 7257784982359218206). */
-function randomNonce(): string {
-  let digits = String(randomInt(1, 10));
-  while (digits.length < 19) digits += String(randomInt(0, 10));
-  return digits;
 }

@@ -8,6 +8,8 @@ import {
   decidedByCallbacks,
   initialState,
   missingSequences,
+  nextTimer,
+  sequenceGapDeadlineMs,
   statusOf,
   toDocument,
   type LifecycleState,
@@ -447,5 +449,65 @@ describe('a task updated tens of thousands of times', () => {
     expect(s.events.find((e) => e.sequence === 1_999)?.deliveries).toBe(2);
     expect(applyCallback(s, update(2_001, T0 + 2_001), 0)).toBe('applied');
     expect(doc.outputs).toEqual([OUT(640, 360)]); // the outputs in force, as ZEGO sent them
+  });
+});
+
+describe('the collecting loop: next timer', () => {
+  const timers = { orphanGraceMs: 600_000, staleStopGraceMs: 120_000, maxTaskDurationMs: 86_400_000 };
+  const NOW = 1_800_000_000_000;
+
+  it('nothing seen: no timer', () => {
+    expect(nextTimer(fresh(), null, Number.NEGATIVE_INFINITY, timers)).toEqual({
+      deadlineMs: Number.POSITIVE_INFINITY,
+      onTimeout: 'stale',
+    });
+  });
+
+  it('running: stale MAX_TASK_DURATION after the first active moment', () => {
+    const s = fresh();
+    applyCallback(s, start(), NOW);
+    expect(nextTimer(s, null, Number.NEGATIVE_INFINITY, timers)).toEqual({
+      deadlineMs: T0 * 1000 + timers.maxTaskDurationMs,
+      onTimeout: 'stale',
+    });
+  });
+
+  it('stale stop requested: STALE_STOP_GRACE after the request', () => {
+    const s = fresh();
+    applyCallback(s, start(), NOW);
+    s.staleStopRequestedAtMs = NOW;
+    expect(nextTimer(s, null, Number.NEGATIVE_INFINITY, timers)).toEqual({
+      deadlineMs: NOW + timers.staleStopGraceMs,
+      onTimeout: 'stale',
+    });
+  });
+
+  it('a stop without its start: orphaned ORPHAN_STOP_GRACE after the stop arrived', () => {
+    const s = fresh();
+    applyCallback(s, stop(), NOW);
+    expect(nextTimer(s, decidedByCallbacks(s), Number.NEGATIVE_INFINITY, timers)).toEqual({
+      deadlineMs: NOW + timers.orphanGraceMs,
+      onTimeout: 'orphaned',
+    });
+  });
+
+  it('a decided stop waits for its missing Sequences, then decides as the callbacks say', () => {
+    const s = fresh();
+    applyCallback(s, start(), NOW);
+    applyCallback(s, stop({ sequence: 3, stopReason: 1 }), NOW + 5);
+    const gap = sequenceGapDeadlineMs(s, 90_000);
+    expect(gap).toBe(NOW + 5 + 90_000);
+    expect(sequenceGapDeadlineMs(s, null)).toBe(Number.NEGATIVE_INFINITY);
+    expect(nextTimer(s, decidedByCallbacks(s), gap, timers)).toEqual({
+      deadlineMs: gap,
+      onTimeout: 'aborted',
+    });
+  });
+
+  it('no Sequence missing: no gap to wait for', () => {
+    const s = fresh();
+    applyCallback(s, start(), NOW);
+    applyCallback(s, stop(), NOW);
+    expect(sequenceGapDeadlineMs(s, 90_000)).toBe(Number.NEGATIVE_INFINITY);
   });
 });
