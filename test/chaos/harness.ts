@@ -226,9 +226,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       return next;
     };
     let spawned = 0;
+    // A worker cannot start while Temporal is down (it connects first, and exits when it cannot,
+    // as under a process manager): one killed during the outage is restarted until Temporal is
+    // back, and then for up to 3 minutes more.
+    let temporalBackAt = 0;
     const startWorkerNow = async (): Promise<void> => {
-      const deadline = Date.now() + 180_000;
+      const started = Date.now();
       for (;;) {
+        const deadline = Math.max(started, temporalBackAt) + 180_000;
         try {
           spawned += 1;
           const w: Child & { killedOnPurpose?: boolean } = await spawnWorker(
@@ -371,11 +376,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       async () => {
         const t = temporal;
         if (!t) return;
+        temporalBackAt = Infinity;
         await t.kill();
         const down = Date.now();
         note(`Temporal ${t.kind} SIGKILLed; down for ${opts.outageMs / 1000} s`);
         await sleep(opts.outageMs);
         await t.start();
+        temporalBackAt = Date.now();
         outageMs = Date.now() - down;
         note(`Temporal ${t.kind} back on the same port and data after ${(outageMs / 1000).toFixed(1)} s`);
         await killServerMidRelay();
