@@ -25,9 +25,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { format as prettierFormat, resolveConfig } from 'prettier';
-import { cpuSecondsOf, memoryOf, sleep, spawnServer, type Child } from '../test/chaos/processes';
+import { cpuSecondsOf, memoryOf } from '../tools/process/proc-stats';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnServer, type Child } from '../tools/process/service-children';
+import { waitForCount } from '../tools/process/poll';
 import { latencyChart } from './lib/chart';
-import { DEV_SERVER_SQLITE_PRAGMAS, freePort } from '../src/temporal/dev-server';
+import { DEV_SERVER_SQLITE_PRAGMAS } from '../tools/temporal-dev-server/args';
+import { freePort } from '../tools/process/ports';
 import { devModeInvestigation, type DevVariantResult } from './lib/dev-mode';
 import { closedLoop, HttpPoster, inTurn, openLoop, type LoadResult } from './lib/load';
 import { summarizeProfileDir, type ProfileSummary } from './lib/profile';
@@ -38,7 +42,6 @@ import {
   startCallbacks,
   startStack,
   stopCallbacks,
-  waitForCount,
   type Stack,
 } from './lib/stack';
 import { formatSpread, median, percentile, spread, type Spread } from './lib/stats';
@@ -1323,7 +1326,7 @@ function report(r: Results, ctx: Context): string {
         ]),
       ),
       '',
-      `As shipped, src/temporal/dev-server.ts starts a file-backed dev server with ` +
+      `As shipped, tools/temporal-dev-server starts a file-backed dev server with ` +
         `${DEV_SERVER_SQLITE_PRAGMAS.map((p) => `\`--sqlite-pragma ${p}\``).join(' ')} (\`DEV_SERVER_SQLITE_PRAGMAS\`, ` +
         'when `dbFilename` is set, as `npm run dev` does). The `(rollback journal)` variants are the before: the ' +
         'same Temporal CLI behind a wrapper that drops the `--sqlite-pragma` arguments, i.e. the dev server started ' +

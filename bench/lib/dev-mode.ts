@@ -18,21 +18,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { lifecycleSettings, loadServerConfig } from '../../src/config';
-import {
-  DEV_SERVER_SQLITE_PRAGMAS,
-  freePort,
-  startDevServer,
-  type DevServer,
-} from '../../src/temporal/dev-server';
+import { DEV_SERVER_SQLITE_PRAGMAS } from '../../tools/temporal-dev-server/args';
+import { freePort } from '../../tools/process/ports';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server';
 import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
-import {
-  cpuSecondsOf,
-  descendantsOf,
-  spawnChild,
-  spawnServer,
-  spawnWorker,
-  type Child,
-} from '../../test/chaos/processes';
+import { cpuSecondsOf, descendantsOf } from '../../tools/process/proc-stats';
+import { spawnChild, spawnServer, spawnWorker, type Child } from '../../tools/process/service-children';
 import { closedLoop, HttpPoster, type LoadResult } from './load';
 import { percentile } from './stats';
 import { BENCH_SECRET, payloadOf, SERVICE_ENV, startCallbacks, type Stack } from './stack';
@@ -61,7 +52,7 @@ function journalOf(dbFile: string): 'WAL' | 'rollback' {
 
 /**
  * The Temporal CLI behind a wrapper that drops every `--sqlite-pragma <value>` argument: a
- * file-backed dev server started exactly as src/temporal/dev-server.ts started it before
+ * file-backed dev server started exactly as tools/temporal-dev-server started it before
  * DEV_SERVER_SQLITE_PRAGMAS (SQLite's defaults: rollback journal, a synchronous commit per write).
  */
 function cliWithoutSqlitePragmas(stack: Stack): string {

@@ -12,16 +12,17 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { lifecycleSettings, loadServerConfig } from '../../src/config';
-import { locateTemporalCli } from '../../src/temporal/cli-locator';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { locateTemporalCli } from '../../tools/temporal-cli';
+import { freePort } from '../../tools/process/ports';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server';
 import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
 import { readCallback } from '../../src/zego/callback';
 import type { CallbackSignalPayload } from '../../workflows/definitions';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres';
-import { encodeCallback, transcodeStart, transcodeStop } from '../../test/helpers/signed-callback';
-import { serviceEnv, spawnServer, spawnWorker, type Child } from '../../test/chaos/processes';
+import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
+import { serviceEnv, spawnServer, spawnWorker, type Child } from '../../tools/process/service-children';
 
 export const BENCH_SECRET = 'bench-callback-secret';
 
@@ -251,20 +252,4 @@ export function payloadOf(cb: Callback, secret = BENCH_SECRET): CallbackSignalPa
   });
   if (read.kind !== 'transcode') throw new Error(`bench callback does not read: ${JSON.stringify(read)}`);
   return { ...read.callback, receivedAt: new Date().toISOString() };
-}
-
-/** Polls `count` every `everyMs` until it reaches `target` or `timeoutMs` passes; returns the last count. */
-export async function waitForCount(
-  count: () => Promise<number>,
-  target: number,
-  timeoutMs: number,
-  everyMs = 100,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let n = await count();
-  while (n < target && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, everyMs));
-    n = await count();
-  }
-  return n;
 }
