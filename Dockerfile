@@ -20,6 +20,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
+COPY tools ./tools
 COPY scripts ./scripts
 RUN npm run build
 

@@ -1,8 +1,11 @@
 /**
- * Why `npm run dev` acknowledged slowly (p50 ~400 ms at 20 in flight): the same load against
- * variants that each change one thing, measured in one run:
- *  - `dev`            src/main/dev.ts as shipped: one process (PGlite + worker + HTTP server), the
- *                     dev server persisting to a SQLite file in WAL mode (DEV_SERVER_SQLITE_PRAGMAS);
+ * `npm run dev` and what its throughput depends on: the same load against variants that each change
+ * one thing, measured in one run:
+ *  - `dev`            src/main/dev.ts as shipped: one process (PGlite + worker + HTTP server with its
+ *                     inbox in PGlite), the dev server persisting to a SQLite file in WAL mode
+ *                     (DEV_SERVER_SQLITE_PRAGMAS);
+ *  - `dev (direct hand-off)` the same one process with the HTTP server handing callbacks to
+ *                     Temporal before answering (no inbox: dev-direct.ts), the dev mode before the inbox;
  *  - `dev (rollback journal)` the same before WAL: the dev server started without `--sqlite-pragma`
  *                     (SQLite's default rollback journal), through a CLI wrapper that drops them;
  *  - `dev+postgres`   the shipped process with DATABASE_URL: PostgreSQL instead of PGlite;
@@ -12,35 +15,30 @@
  *  - `raw (memory)`   the same against the in-memory dev server of the other benchmarks.
  * The HTTP-serving process runs with an event-loop-delay probe (bench/lib/eld-probe.mjs), and every
  * process's CPU time is read from /proc. Each file-backed variant records the journal its database
- * was really in (a `-wal` file next to it while the dev server runs, or none).
+ * was really in (a `-wal` file next to it while the dev server runs, or none). Throughput is
+ * acknowledgements per second, and deliveries (the callback's workflow exists in Temporal) from the
+ * first callback posted until the last one's workflow exists.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { lifecycleSettings, loadServerConfig } from '../../src/config';
-import {
-  DEV_SERVER_SQLITE_PRAGMAS,
-  freePort,
-  startDevServer,
-  type DevServer,
-} from '../../src/temporal/dev-server';
-import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
-import {
-  cpuSecondsOf,
-  descendantsOf,
-  spawnChild,
-  spawnServer,
-  spawnWorker,
-  type Child,
-} from '../../test/chaos/processes';
+import { DEV_SERVER_SQLITE_PRAGMAS } from '../../tools/temporal-dev-server/args';
+import { freePort } from '../../tools/process/ports';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server';
+import { cpuSecondsOf, descendantsOf } from '../../tools/process/proc-stats';
+import { ROOT, spawnChild, spawnServer, spawnWorker, type Child } from '../../tools/process/service-children';
+import { waitForCount } from '../../tools/process/poll';
 import { closedLoop, HttpPoster, type LoadResult } from './load';
 import { percentile } from './stats';
-import { BENCH_SECRET, payloadOf, SERVICE_ENV, startCallbacks, type Stack } from './stack';
+import { BENCH_SECRET, benchGateway, payloadOf, SERVICE_ENV, startCallbacks, type Stack } from './stack';
 
 export interface DevVariantResult {
   variant: string;
   description: string;
+  /** Acknowledged /s. */
   throughput: number;
+  /** Delivered /s: until every acknowledged callback's workflow existed (raw: the same as acknowledged). */
+  delivery: number;
   p50: number;
   p99: number;
   /** Event-loop delay of the HTTP-serving process during the run (p99 of per-second p99s), ms. */
@@ -54,37 +52,15 @@ export interface DevVariantResult {
 }
 
 const PROBE = path.join(__dirname, 'eld-probe.mjs');
+/** The variant of the one dev process without its inbox. */
+export const DEV_DIRECT = 'dev (direct hand-off)';
 /** The journal a file-backed dev server's database is in: WAL keeps a `-wal` file while open. */
 function journalOf(dbFile: string): 'WAL' | 'rollback' {
   return existsSync(`${dbFile}-wal`) ? 'WAL' : 'rollback';
 }
 
-/**
- * The Temporal CLI behind a wrapper that drops every `--sqlite-pragma <value>` argument: a
- * file-backed dev server started exactly as src/temporal/dev-server.ts started it before
- * DEV_SERVER_SQLITE_PRAGMAS (SQLite's defaults: rollback journal, a synchronous commit per write).
- */
-function cliWithoutSqlitePragmas(stack: Stack): string {
-  const file = path.join(stack.dir, 'temporal-without-sqlite-pragmas');
-  const quoted = `'${stack.cliPath.replace(/'/g, `'\\''`)}'`;
-  writeFileSync(
-    file,
-    [
-      '#!/bin/sh',
-      'skip=0',
-      'for arg do',
-      '  shift',
-      '  if [ "$skip" = 1 ]; then skip=0; continue; fi',
-      '  if [ "$arg" = --sqlite-pragma ]; then skip=1; continue; fi',
-      '  set -- "$@" "$arg"',
-      'done',
-      `exec ${quoted} "$@"`,
-      '',
-    ].join('\n'),
-    { mode: 0o755 },
-  );
-  return file;
-}
+/** The Temporal CLI behind a wrapper that drops `--sqlite-pragma` (the CLI it runs: TEMPORAL_WRAPPED_CLI). */
+const WITHOUT_SQLITE_PRAGMAS = path.join(__dirname, 'temporal-without-sqlite-pragmas.sh');
 
 interface CpuWatch {
   pids: Record<string, number>;
@@ -130,28 +106,41 @@ function probeWindow(file: string, fromMs: number, toMs: number): { p99: number;
   };
 }
 
+/** The warm-up's app: the measured app's workflows are counted alone. */
+const WARM_APP = '700009';
+
+/** Start callbacks of new lifecycles through HTTP; delivered once `appId` has as many workflows in Temporal. */
 async function load(
   url: string,
+  temporalAddress: string,
   appId: string,
   prefix: string,
   n: number,
   concurrency: number,
-): Promise<LoadResult> {
+): Promise<LoadResult & { deliveredMs: number }> {
   const poster = new HttpPoster(`${url}/zego/callback`, concurrency);
+  const connection = await Connection.connect({ address: temporalAddress });
   try {
-    const warm = startCallbacks(appId, `${prefix}-warm`, concurrency * 2);
+    const warm = startCallbacks(WARM_APP, `${prefix}-warm`, concurrency * 2);
     await closedLoop(warm.length, concurrency, (i) => poster.post(warm[i].body, warm[i].contentType));
     const cbs = startCallbacks(appId, prefix, n);
-    return await closedLoop(n, concurrency, (i) => poster.post(cbs[i].body, cbs[i].contentType));
+    const t0 = Date.now();
+    const res = await closedLoop(n, concurrency, (i) => poster.post(cbs[i].body, cbs[i].contentType));
+    const client = new Client({ connection, namespace: 'default' });
+    const workflows = async () => (await client.workflow.count(`ZegoAppId = '${appId}'`)).count;
+    const got = await waitForCount(workflows, res.ok, 300_000, 50);
+    if (got < res.ok) throw new Error(`${prefix}: ${got}/${res.ok} workflows in Temporal after 300 s`);
+    return { ...res, deliveredMs: Date.now() - t0 };
   } finally {
     poster.close();
+    await connection.close();
   }
 }
 
 function summarize(
   variant: string,
   description: string,
-  r: LoadResult,
+  r: LoadResult & { deliveredMs?: number },
   cpu: Record<string, number>,
   eld: { p99: number; max: number } | null,
   journal: DevVariantResult['journal'],
@@ -160,6 +149,7 @@ function summarize(
     variant,
     description,
     throughput: r.throughput,
+    delivery: r.deliveredMs === undefined ? r.throughput : (r.ok * 1000) / r.deliveredMs,
     p50: percentile(r.latenciesMs, 0.5),
     p99: percentile(r.latenciesMs, 0.99),
     eventLoopDelayP99: eld?.p99 ?? null,
@@ -183,13 +173,7 @@ async function rawLoad(
   const connection = await Connection.connect({ address });
   try {
     const client = new Client({ connection, namespace: 'default' });
-    const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: queue });
-    const gateway = new TemporalLifecycleGateway({
-      client,
-      taskQueue: queue,
-      settings: lifecycleSettings(config),
-      handoffTimeoutMs: config.handoffTimeoutMs,
-    });
+    const gateway = benchGateway(client, queue);
     const payloads = startCallbacks(appId, `${prefix}-${Date.now()}`, n).map((c) => payloadOf(c));
     onStart();
     return await closedLoop(n, concurrency, async (i) => {
@@ -201,18 +185,27 @@ async function rawLoad(
   }
 }
 
-/** src/main/dev.ts as a child (its dev server is its own child). */
+/** src/main/dev.ts (or `entry`, its direct-hand-off twin) as a child (its dev server is its own child). */
 async function devProcess(
   stack: Stack,
   name: string,
   extraEnv: Record<string, string>,
-): Promise<{ child: Child; url: string; probe: string; temporalPid: () => number; dbFile: string }> {
+  entry: string,
+): Promise<{
+  child: Child;
+  url: string;
+  temporalAddress: string;
+  probe: string;
+  temporalPid: () => number;
+  dbFile: string;
+}> {
   const dataDir = path.join(stack.dir, name);
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
+  const temporalPort = await freePort();
   const probe = path.join(stack.dir, `${name}-eld.jsonl`);
   const child = await spawnChild({
-    entry: 'src/main/dev.ts',
+    entry,
     name,
     nodeArgs: ['--import', PROBE],
     env: {
@@ -223,7 +216,7 @@ async function devProcess(
       DATA_DIR: dataDir,
       PORT: String(port),
       HOST: '127.0.0.1',
-      TEMPORAL_DEV_PORT: String(await freePort()),
+      TEMPORAL_DEV_PORT: String(temporalPort),
       TEMPORAL_DEV_UI_PORT: String(await freePort()),
       ZEGO_CALLBACK_SECRET: BENCH_SECRET,
       ZEGO_CALLBACK_MAX_SKEW: '1h',
@@ -240,6 +233,7 @@ async function devProcess(
   return {
     child,
     url: `http://127.0.0.1:${port}`,
+    temporalAddress: `127.0.0.1:${temporalPort}`,
     probe,
     temporalPid,
     dbFile: path.join(dataDir, 'temporal.db'),
@@ -253,20 +247,30 @@ export async function devModeInvestigation(
   const { n, concurrency, log } = opts;
   const results: DevVariantResult[] = [];
 
-  const withoutPragmas = cliWithoutSqlitePragmas(stack);
+  // For the wrapper, in the dev processes (their environment) and in this one (startDevServer's).
+  process.env.TEMPORAL_WRAPPED_CLI = stack.cliPath;
   const shippedPragmas = DEV_SERVER_SQLITE_PRAGMAS.map((p) => `--sqlite-pragma ${p}`).join(' ');
 
   // 1. to 3. The one-process dev mode: as shipped (WAL), as before (rollback journal), with PostgreSQL.
-  const devVariants: [string, string, Record<string, string>][] = [
+  const dev = 'src/main/dev.ts';
+  const devVariants: [string, string, Record<string, string>, string][] = [
     [
       'dev',
-      `\`npm run dev\` as shipped: one process (PGlite + worker + HTTP), SQLite-file dev server in WAL mode (${shippedPragmas})`,
+      `\`npm run dev\` as shipped: one process (PGlite + worker + HTTP with its inbox in PGlite), SQLite-file dev server in WAL mode (${shippedPragmas})`,
       {},
+      dev,
+    ],
+    [
+      DEV_DIRECT,
+      'the same one process, the HTTP server handing each callback to Temporal before answering (no inbox: the dev mode before it)',
+      {},
+      path.relative(ROOT, path.join(__dirname, 'dev-direct.ts')),
     ],
     [
       'dev (rollback journal)',
-      'before: the same with the dev server started without `--sqlite-pragma` (SQLite default journal)',
-      { TEMPORAL_CLI_PATH: withoutPragmas },
+      'before WAL: the shipped one process with the dev server started without `--sqlite-pragma` (SQLite default journal)',
+      { TEMPORAL_CLI_PATH: WITHOUT_SQLITE_PRAGMAS, TEMPORAL_WRAPPED_CLI: stack.cliPath },
+      dev,
     ],
   ];
   if (stack.database.kind === 'postgres') {
@@ -274,23 +278,29 @@ export async function devModeInvestigation(
       'dev+postgres',
       'the shipped one process (WAL), PostgreSQL (DATABASE_URL) instead of PGlite',
       { DATABASE_URL: stack.database.url },
+      dev,
     ]);
   }
-  for (const [name, description, env] of devVariants) {
-    const dev = await devProcess(stack, name, env);
+  for (const [name, description, env, entry] of devVariants) {
+    const proc = await devProcess(stack, name, env, entry);
     try {
-      const pids = { 'dev process': dev.child.pid, 'temporal (file)': dev.temporalPid(), bench: process.pid };
+      const pids = {
+        'dev process': proc.child.pid,
+        'temporal (file)': proc.temporalPid(),
+        bench: process.pid,
+      };
       const w = watchCpu(pids);
       const t0 = Date.now();
-      const r = await load(dev.url, '700001', `${name}-${Date.now()}`, n, concurrency);
+      const r = await load(proc.url, proc.temporalAddress, '700001', `${name}-${Date.now()}`, n, concurrency);
       const cpu = cpuSince(w, r.durationMs);
-      const journal = journalOf(dev.dbFile);
-      results.push(summarize(name, description, r, cpu, probeWindow(dev.probe, t0, Date.now()), journal));
+      const journal = journalOf(proc.dbFile);
+      results.push(summarize(name, description, r, cpu, probeWindow(proc.probe, t0, Date.now()), journal));
       log(
-        `  ${name}: p50 ${percentile(r.latenciesMs, 0.5).toFixed(0)} ms, ${r.throughput.toFixed(0)}/s (journal: ${journal})`,
+        `  ${name}: p50 ${percentile(r.latenciesMs, 0.5).toFixed(0)} ms, ${r.throughput.toFixed(0)}/s acknowledged, ` +
+          `${results.at(-1)?.delivery.toFixed(0)}/s delivered (journal: ${journal})`,
       );
     } finally {
-      await dev.child.stop(30_000);
+      await proc.child.stop(30_000);
     }
   }
 
@@ -341,7 +351,14 @@ export async function devModeInvestigation(
     };
     let w = watchCpu(pids);
     const t0 = Date.now();
-    const r = await load(`http://127.0.0.1:${port}`, '700002', `split-${Date.now()}`, n, concurrency);
+    const r = await load(
+      `http://127.0.0.1:${port}`,
+      temporal.address,
+      '700002',
+      `split-${Date.now()}`,
+      n,
+      concurrency,
+    );
     results.push(
       summarize(
         'split',
@@ -380,7 +397,7 @@ export async function devModeInvestigation(
   mkdirSync(oldDir, { recursive: true });
   const oldDb = path.join(oldDir, 'temporal.db');
   const old = await startDevServer({
-    cliPath: withoutPragmas,
+    cliPath: WITHOUT_SQLITE_PRAGMAS,
     headless: true,
     logLevel: 'error',
     dbFilename: oldDb,

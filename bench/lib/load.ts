@@ -25,13 +25,12 @@ export interface LoadResult {
 const succeeded = (o: Outcome) => o === 'ok' || (typeof o === 'number' && o >= 200 && o < 300);
 
 /**
- * Run r of two measurements taken in turn: which goes first alternates, so a drift of the machine's
- * load hits both alike.
+ * Run r of measurements taken in turn: which goes first rotates (of two: alternates), so a drift
+ * of the machine's load hits all alike.
  */
-export async function inTurn(r: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {
-  const [first, second] = r % 2 === 0 ? [a, b] : [b, a];
-  await first();
-  await second();
+export async function inTurn(r: number, ...sides: (() => Promise<void>)[]): Promise<void> {
+  const k = r % sides.length;
+  for (const side of [...sides.slice(k), ...sides.slice(0, k)]) await side();
 }
 
 /** Runs op(0..n-1) with `concurrency` in flight until all have answered. */

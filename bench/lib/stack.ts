@@ -12,18 +12,21 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { lifecycleSettings, loadServerConfig } from '../../src/config';
-import { locateTemporalCli } from '../../src/temporal/cli-locator';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { locateTemporalCli } from '../../tools/temporal-cli';
+import { freePort } from '../../tools/process/ports';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server';
 import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
 import { readCallback } from '../../src/zego/callback';
 import type { CallbackSignalPayload } from '../../workflows/definitions';
-import { createTestDatabase, type TestDatabase } from '../../test/helpers/postgres';
-import { encodeCallback, transcodeStart, transcodeStop } from '../../test/helpers/signed-callback';
-import { serviceEnv, spawnServer, spawnWorker, type Child } from '../../test/chaos/processes';
+import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
+import { serviceEnv, spawnServer, spawnWorker, type Child } from '../../tools/process/service-children';
 
 export const BENCH_SECRET = 'bench-callback-secret';
+/** The service's workflows plus benchTrivial (section 4's baseline). */
+const WORKFLOWS = path.join(__dirname, '..', 'workflows.ts');
 
 /** The service settings of every benchmark child (production defaults except a short linger). */
 export const SERVICE_ENV: Record<string, string> = {
@@ -65,7 +68,15 @@ export interface Stack {
   ): Promise<Child>;
   /** What the tracing workers exported to the bench's collector so far. */
   traceExports(): { requests: number; bytes: number };
-  startServer(taskQueue: string, env?: Record<string, string>): Promise<{ child: Child; url: string }>;
+  /**
+   * The HTTP server on `taskQueue`: `inbox` (default, DATABASE_URL set: callbacks recorded in
+   * PostgreSQL, answered, relayed to Temporal behind) or `direct` (no DATABASE_URL: handed to
+   * Temporal before the answer); `nodeArgs` e.g. `--cpu-prof`.
+   */
+  startServer(
+    taskQueue: string,
+    opts?: { env?: Record<string, string>; mode?: 'inbox' | 'direct'; nodeArgs?: string[]; name?: string },
+  ): Promise<{ child: Child; url: string }>;
   gateway(taskQueue: string): TemporalLifecycleGateway;
   close(): Promise<void>;
 }
@@ -83,7 +94,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
   // The service's own bundles, with webpack's chatter kept out of the bench's output.
   const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => log(m), log() {} };
   const bundle = async (file: string, tracing: boolean) => {
-    writeFileSync(file, await bundleLifecycleWorkflows({ tracing, logger: quiet }));
+    writeFileSync(file, await bundleLifecycleWorkflows({ tracing, logger: quiet, workflowsPath: WORKFLOWS }));
     return file;
   };
   const bundlePath = await bundle(path.join(dir, 'workflow-bundle.js'), false);
@@ -163,26 +174,18 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
       children.push(child);
       return child;
     },
-    async startServer(taskQueue, env = {}) {
+    async startServer(taskQueue, opts = {}) {
       const port = await freePort();
-      const child = await spawnServer(
-        // With DATABASE_URL the server binds nonces in PostgreSQL, as replicas in production do.
-        baseEnv(taskQueue, { PORT: String(port), ...env }),
-        path.join(dir, `server-${taskQueue}.log`),
-      );
+      const env: Record<string, string | undefined> = baseEnv(taskQueue, { PORT: String(port), ...opts.env });
+      if (opts.mode === 'direct') delete env.DATABASE_URL;
+      const child = await spawnServer(env, path.join(dir, `${opts.name ?? 'server'}-${taskQueue}.log`), {
+        nodeArgs: opts.nodeArgs,
+      });
       children.push(child);
       return { child, url: `http://127.0.0.1:${port}` };
     },
     traceExports: () => ({ ...exported }),
-    gateway(taskQueue) {
-      const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: taskQueue });
-      return new TemporalLifecycleGateway({
-        client,
-        taskQueue,
-        settings: lifecycleSettings(config),
-        handoffTimeoutMs: config.handoffTimeoutMs,
-      });
-    },
+    gateway: (taskQueue) => benchGateway(client, taskQueue),
     async close() {
       await Promise.all(children.map((c) => c.kill()));
       await new Promise((resolve) => (collector ? collector.server.close(resolve) : resolve(undefined)));
@@ -194,6 +197,17 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     },
   };
   return stack;
+}
+
+/** The server's own signal-with-start (same settings as the bench's servers), from `client`. */
+export function benchGateway(client: Client, taskQueue: string): TemporalLifecycleGateway {
+  const config = loadServerConfig({ ...SERVICE_ENV, TEMPORAL_TASK_QUEUE: taskQueue });
+  return new TemporalLifecycleGateway({
+    client,
+    taskQueue,
+    settings: lifecycleSettings(config),
+    handoffTimeoutMs: config.handoffTimeoutMs,
+  });
 }
 
 export interface Callback {
@@ -251,20 +265,4 @@ export function payloadOf(cb: Callback, secret = BENCH_SECRET): CallbackSignalPa
   });
   if (read.kind !== 'transcode') throw new Error(`bench callback does not read: ${JSON.stringify(read)}`);
   return { ...read.callback, receivedAt: new Date().toISOString() };
-}
-
-/** Polls `count` every `everyMs` until it reaches `target` or `timeoutMs` passes; returns the last count. */
-export async function waitForCount(
-  count: () => Promise<number>,
-  target: number,
-  timeoutMs: number,
-  everyMs = 100,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let n = await count();
-  while (n < target && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, everyMs));
-    n = await count();
-  }
-  return n;
 }

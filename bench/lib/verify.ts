@@ -8,7 +8,7 @@ import { readCallback } from '../../src/zego/callback';
 import { decodeCallbackBody } from '../../src/zego/decode';
 import { callbackFingerprint } from '../../src/zego/fingerprint';
 import { verifyCallbackSignature } from '../../src/zego/signature';
-import { encodeCallback, transcodeStart, transcodeStop } from '../../test/helpers/signed-callback';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 import { spread, type Spread } from './stats';
 
 const SECRET = 'bench-verify-secret';

@@ -19,6 +19,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Logger } from '../logger';
 import type { HandoffOutcome } from '../http/ports';
@@ -459,10 +460,6 @@ export class InboxRelay {
   private wakeIfKickable(): void {
     if (this.wakeOnKick) this.wake?.();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function errorText(err: unknown): string {

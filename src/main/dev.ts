@@ -8,8 +8,8 @@ import { join, resolve } from 'node:path';
 import { ConfigError, loadDevConfig, variablesSet } from '../config';
 import { createLogger } from '../logger';
 import { startTracing } from '../telemetry';
-import { locateTemporalCli } from '../temporal/cli-locator';
-import { startDevServer } from '../temporal/dev-server';
+import { locateTemporalCli } from '../../tools/temporal-cli';
+import { startDevServer } from '../../tools/temporal-dev-server';
 import { startHttpService, startWorkerService } from './services';
 import { configOrExit, fatal, onShutdownSignal } from './startup';
 

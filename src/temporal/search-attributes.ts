@@ -3,6 +3,7 @@
  * many workers starting at once; on Temporal Cloud (where the operator API refuses) it warns and
  * carries on, since those attributes are created in the Cloud UI or with tcld.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from '@temporalio/client';
 import { isGrpcServiceError } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
@@ -195,8 +196,4 @@ function wrap(err: unknown, what: string): Error {
 
 function messageOf(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

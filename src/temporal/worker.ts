@@ -68,10 +68,11 @@ export function createLifecycleWorker(opts: LifecycleWorkerOptions): Promise<Wor
  * `tracing`, the bundle carries the OpenTelemetry workflow interceptors (a tracing worker's).
  */
 export async function bundleLifecycleWorkflows(
-  opts: { tracing?: boolean; logger?: Logger } = {},
+  opts: { tracing?: boolean; logger?: Logger; workflowsPath?: string } = {},
 ): Promise<string> {
   const { code } = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
+    // `workflowsPath`: a module re-exporting these workflows plus others (the benchmarks' benchTrivial).
+    workflowsPath: opts.workflowsPath ?? WORKFLOWS_PATH,
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.tracing ? { workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
   });

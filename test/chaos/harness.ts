@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort } from '../../tools/process/ports';
 import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
 import {
   expectedStates,
@@ -44,9 +44,10 @@ import {
 } from '../../src/sim';
 import { lostCallbacks, summarize } from '../../src/sim/report';
 import { DEFAULT_SEQUENCE_GAP_GRACE_MS } from '../../workflows/definitions';
-import { createTestDatabase } from '../helpers/postgres';
+import { createTestDatabase } from '../../tools/postgres/test-database';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
-import { serviceEnv, sleep, spawnServer, spawnWorker, type Child } from './processes';
+import { serviceEnv, spawnServer, spawnWorker, type Child } from '../../tools/process/service-children';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ChaosOptions {
   tasks: number;

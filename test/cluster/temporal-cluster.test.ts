@@ -11,11 +11,12 @@ import { Client, Connection } from '@temporalio/client';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
 import { startTemporalCluster, type TemporalCluster } from '../../tools/temporal-cluster';
-import { databaseExists, DEFAULT_POSTGRES_URL, postgresTarget } from '../../tools/temporal-cluster/postgres';
+import { testPostgresUrl } from '../../tools/postgres/test-database';
+import { databaseExists, postgresTarget } from '../../tools/temporal-cluster/postgres';
 import { pinnedServerVersion } from '../../tools/temporal-cluster/version';
 
 const ROOT = path.resolve(__dirname, '../..');
-const postgresUrl = process.env.TEST_POSTGRES_URL || DEFAULT_POSTGRES_URL;
+const postgresUrl = testPostgresUrl();
 
 describe('tools/temporal-cluster', () => {
   let cluster: TemporalCluster | undefined;

@@ -9,13 +9,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { findProjectRoot } from '../../src/temporal/cli-locator';
+import { testPostgresUrl } from '../../tools/postgres/test-database';
+import { findProjectRoot } from '../../tools/project';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
 import { startTestTemporal, testServerKind, type TestTemporal } from './temporal';
 
 export const TEST_NAMESPACE = 'default';
-export const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Where teardown (or a human) finds what setup started. */
 export function integrationStateFile(): string {
@@ -38,7 +38,7 @@ const log = (line: string) => process.stderr.write(`[integration setup] ${line}\
 
 export default async function globalSetup(): Promise<void> {
   const started = Date.now();
-  process.env.TEST_POSTGRES_URL ||= DEFAULT_TEST_POSTGRES_URL;
+  process.env.TEST_POSTGRES_URL = testPostgresUrl();
 
   const kind = testServerKind();
   let server: TestTemporal;

@@ -3,6 +3,7 @@
  * server of the jest global setup and a real PostgreSQL database (fresh per service) or the
  * embedded PGlite. Each service has its own task queue, so test files never share workers.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,13 +23,13 @@ import type { FollowUp } from '../../activities/follow-ups';
 import type { Tracing } from '../../src/telemetry';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import type { LifecycleStateDocument } from '../../workflows/definitions';
-import { createTestDatabase } from './postgres';
+import { createTestDatabase } from '../../tools/postgres/test-database';
 import {
   encodeCallback,
   TEST_CALLBACK_SECRET,
   type BodyForm,
   type ZegoCallbackBody,
-} from './signed-callback';
+} from '../../tools/callbacks/signed-callback';
 
 export type DatabaseKind = 'postgres' | 'embedded';
 
@@ -188,7 +189,7 @@ export async function startTestService(opts: ServiceOptions): Promise<TestServic
         if (last.status === 200 && until(last.json as unknown as LifecycleStateDocument)) {
           return last.json as unknown as LifecycleStateDocument;
         }
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
       throw new Error(
         `task ${appId}/${taskId} did not reach the expected state: ${JSON.stringify(last?.json)}`,

@@ -7,8 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { locateTemporalCli } from '../../src/temporal/cli-locator';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { locateTemporalCli } from '../../tools/temporal-cli';
+import { freePort } from '../../tools/process/ports';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server';
 import { requiredSearchAttributes } from '../../src/temporal/search-attributes';
 import { startTemporalCluster } from '../../tools/temporal-cluster';
 

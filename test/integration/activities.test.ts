@@ -3,6 +3,7 @@
  * embedded PGlite) and a local HTTP alert receiver. Activities are plain functions; a few also run
  * through MockActivityEnvironment to check they behave inside an activity context.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -17,7 +18,7 @@ import { openDatabase } from '../../src/store';
 import type { AlertEntry, Database } from '../../src/store/types';
 import { ZEGO_LIST_PRICES } from '../../src/zego/billing';
 import { TIERS, type PriceTable } from '../../src/zego/billing-types';
-import { createTestDatabase } from '../helpers/postgres';
+import { createTestDatabase } from '../../tools/postgres/test-database';
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -820,7 +821,7 @@ describe.each(backends)('lifecycle activities on %s', (_name, open) => {
         () => undefined,
         (e: unknown) => e,
       );
-      while (receiver.requests.length < 2) await new Promise((r) => setTimeout(r, 10));
+      while (receiver.requests.length < 2) await sleep(10);
       cancellable.cancel();
       expect(await running).toBeInstanceOf(CancelledFailure);
       expect((await db.alerts.list({ taskId: other.taskId }))[0]).toMatchObject({ delivery: 'pending' });

@@ -4,6 +4,7 @@
  * ZEGO's server API. A start callback from a hand-written file, a stop from a recorded (pre-signed)
  * file, task queries, usage as JSON/CSV/table, a stop through ZEGO, and the exit codes.
  */
+import { pollUntil } from '../../tools/process/poll';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startFakeZegoApi, type FakeZegoApi } from '../helpers/fake-zego-api';
 import { startTestService, uniqueTask, type TestService } from '../helpers/service';
-import { encodeCallback, signCallback, TEST_CALLBACK_SECRET } from '../helpers/signed-callback';
+import { encodeCallback, signCallback, TEST_CALLBACK_SECRET } from '../../tools/callbacks/signed-callback';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = path.join(ROOT, 'src/cli/main.ts');
@@ -51,13 +52,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliResul
 }
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await fn();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 300));
-    last = await fn();
-  }
-  return last;
+  return (await pollUntil(fn, ok, { timeoutMs, everyMs: 300 })).value;
 }
 
 async function closedPort(): Promise<number> {

@@ -7,6 +7,7 @@
  * the sign-in rate limit, sign-out, expired, forged and revoked sessions, inert hostile TaskIds,
  * keyboard-only use. Screenshots (1280×800 and 390 wide) go to the folder printed at the start.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ import { startHttpService, type HttpService } from '../../src/main/services';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import { launchBrowser, rawRequest, type TestBrowser } from '../helpers/browser';
 import { startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
-import { transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 import { lifecycleWorkflowId, type CallbackSignalPayload } from '../../workflows/definitions';
 
 const TOKEN_A = 'console-token-a-0123456789abcdef';
@@ -81,7 +82,7 @@ async function reloadUntil(page: Page, check: () => Promise<boolean>, timeoutMs 
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`page never got there: ${page.url()}`);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await page.reload();
   }
 }
@@ -512,7 +513,7 @@ describe('the callback inbox page', () => {
       if (entry?.status === 'delivered') return entry;
       if (Date.now() > deadline)
         throw new Error(`entry ${id} was not delivered again: ${JSON.stringify(entry)}`);
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 

@@ -14,12 +14,12 @@ import path from 'node:path';
 import { loadServerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startHttpService, type HttpService } from '../../src/main/services';
-import { locateTemporalCli } from '../../src/temporal/cli-locator';
+import { locateTemporalCli } from '../../tools/temporal-cli';
 import { temporalConnectConfig } from '../../src/temporal/connection';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
 import { ledgerRows, startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
-import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 
 async function metric(svc: TestService, series: string): Promise<number> {
   const res = await fetch(`${svc.url}/metrics`, {

@@ -10,7 +10,7 @@ import { ZegoApiClient } from '../../src/zego/api-client';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
 import { startFakeZegoApi, type FakeZegoApi } from '../helpers/fake-zego-api';
 import { ledgerRows, startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
-import { transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 
 describe('business follow-ups', () => {
   let svc: TestService;

@@ -30,7 +30,7 @@ import {
   transcodeStop,
   type BodyForm,
   type ZegoCallbackBody,
-} from '../helpers/signed-callback';
+} from '../../tools/callbacks/signed-callback';
 
 const RUNS = Math.max(100, Number(process.env.FUZZ_RUNS ?? 10_000));
 const BATCH = 20;

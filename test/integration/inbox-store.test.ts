@@ -4,15 +4,14 @@
  * release with a delay, rejection, redelivery, stats, retention and the nonce sweep. And, on
  * PostgreSQL only, several pools claiming one backlog at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { openDatabase, type Database, type RecordInput } from '../../src/store';
 import { lifecycleWorkflowId, type CallbackSignalPayload } from '../../workflows/definitions';
-import { createTestDatabase } from '../helpers/postgres';
+import { createTestDatabase } from '../../tools/postgres/test-database';
 import { embeddedBackend, postgresBackend } from '../helpers/store-backends';
 
 jest.setTimeout(120_000);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function payload(
   taskId: string,

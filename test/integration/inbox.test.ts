@@ -11,6 +11,7 @@
  *  - PostgreSQL cut off, and PostgreSQL hanging (a proxy that accepts and never answers): 503
  *    within HANDOFF_TIMEOUT, /readyz 503 naming the database, and nothing answered 200 lost.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,14 +19,15 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { loadServerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startHttpService, type HttpService } from '../../src/main/services';
-import { locateTemporalCli } from '../../src/temporal/cli-locator';
+import { locateTemporalCli } from '../../tools/temporal-cli';
 import { temporalConnectConfig } from '../../src/temporal/connection';
-import { freePort, startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../../tools/process/ports';
+import { startDevServer, type DevServer } from '../../tools/temporal-dev-server';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { Connection } from '@temporalio/client';
 import { lifecycleWorkflowId, type CallbackSignalPayload } from '../../workflows/definitions';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
 import {
   ledgerRows,
   startTestService,
@@ -34,7 +36,7 @@ import {
   zegoTime,
   type TestService,
 } from '../helpers/service';
-import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
 
@@ -45,7 +47,7 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

@@ -2,6 +2,7 @@
  * The contract's scenarios end to end: signed callbacks over HTTP → Temporal (real dev server) →
  * lifecycle workflow → activities → ledger (real PostgreSQL, and the embedded PGlite).
  */
+import { pollUntil } from '../../tools/process/poll';
 import { startAlertReceiver, type AlertReceiver } from '../helpers/alert-receiver';
 import {
   ledgerRows,
@@ -15,7 +16,7 @@ import { loadServerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startHttpService } from '../../src/main/services';
 import { temporalConnectConfig } from '../../src/temporal/connection';
-import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 
 const FHD_OUTPUT = { StreamId: 'out', Width: 1920, Height: 1080 };
 
@@ -440,10 +441,6 @@ describe('lifecycle scenarios (PostgreSQL)', () => {
 });
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('condition not met in time');
+  if (!(await pollUntil(check, Boolean, { timeoutMs, everyMs: 200 })).done)
+    throw new Error('condition not met in time');
 }

@@ -4,14 +4,15 @@
  * against the jest global setup's Temporal dev server and a fresh PostgreSQL database. One signed
  * start + stop goes through to a finalized bill; then SIGTERM must stop both cleanly (exit 0).
  */
+import { pollUntil } from '../../tools/process/poll';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/temporal/dev-server';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
-import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { freePort } from '../../tools/process/ports';
+import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
@@ -162,17 +163,14 @@ async function stop(
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
+  const attempt = () =>
+    probe().catch((err: unknown) => {
       lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+      return undefined;
+    });
+  const { value } = await pollUntil(attempt, (v) => v !== undefined, { timeoutMs, everyMs: 200 });
+  if (value !== undefined) return value;
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
 

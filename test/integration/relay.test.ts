@@ -4,6 +4,8 @@
  * so that an outage, a refusal or a flaky answer can be played at will and counted exactly. The
  * real hand-off to a real Temporal is covered by inbox.test.ts, resilience.test.ts and chaos.
  */
+import { pollUntil } from '../../tools/process/poll';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -75,11 +77,8 @@ async function record(taskId: string, sequence: number, over: Partial<CallbackSi
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  if (!(await pollUntil(check, Boolean, { timeoutMs, everyMs: 20 })).done)
+    throw new Error(`${what}: not within ${timeoutMs} ms`);
 }
 
 async function statusOf(id: string) {
@@ -135,7 +134,7 @@ describe('the relay', () => {
       for (let i = 0; i < 20; i++) ids.push(await record(`away-${randomUUID()}`, 0));
       await until('circuit open', () => relay.status().temporal === 'away');
       const before = gateway.calls.length;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
       // At most one probe per backoff period (≥ 0 ms, ≤ 200 ms, jittered) plus what was in flight.
       const probes = gateway.calls.length - before;
       expect(probes).toBeGreaterThan(0);
@@ -183,7 +182,7 @@ describe('the relay', () => {
       expect(rejected.map(([e, kind]) => [e.id, kind])).toEqual([[first, 'refused']]);
       // Never retried on its own.
       const calls = gateway.calls.filter((c) => c.taskId === taskId && c.sequence === 0).length;
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       expect(gateway.calls.filter((c) => c.taskId === taskId && c.sequence === 0)).toHaveLength(calls);
     } finally {
       await relay.stop();

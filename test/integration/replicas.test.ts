@@ -18,7 +18,7 @@ import {
   transcodeStart,
   transcodeStop,
   type ZegoCallbackBody,
-} from '../helpers/signed-callback';
+} from '../../tools/callbacks/signed-callback';
 
 const FHD = { StreamId: 'out', Width: 1920, Height: 1080 };
 

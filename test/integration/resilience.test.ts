@@ -2,16 +2,17 @@
  * What must hold when things break: Temporal unreachable (503 with Retry-After, nothing changed,
  * accepted once it is back) and a worker SIGKILLed mid-lifecycle (billing still exactly once).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort } from '../../tools/process/ports';
 import { loadServerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { startHttpService, type HttpService } from '../../src/main/services';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
 import { ledgerRows, startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
-import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -121,7 +122,7 @@ describe('Temporal unreachable', () => {
     // ZEGO's retry of the same body (here: retried until accepted, as ZEGO's 2/4/8/16/32 s schedule would).
     let accepted = await post(stop);
     for (let i = 0; accepted.status !== 200 && i < 30; i++) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       accepted = await post(stop);
     }
     expect(accepted.status).toBe(200);
@@ -135,7 +136,7 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

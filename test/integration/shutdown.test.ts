@@ -4,16 +4,17 @@
  * has its effect; every other answer (503, refused connection) succeeds when ZEGO retries it
  * against the replacement.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '../../src/temporal/dev-server';
+import { freePort } from '../../tools/process/ports';
 import { ledgerRows, startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
 import {
   encodeCallback,
   transcodeStart,
   transcodeStop,
   type ZegoCallbackBody,
-} from '../helpers/signed-callback';
+} from '../../tools/callbacks/signed-callback';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -50,7 +51,7 @@ describe('graceful shutdown of the HTTP server', () => {
         () => false,
       );
       if (ready) return { url, child, exited };
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error('server did not become ready');
   }
@@ -87,7 +88,7 @@ describe('graceful shutdown of the HTTP server', () => {
     let terminated = false;
     const sender = async () => {
       while (next < callbacks.length) {
-        if (terminated) await new Promise((r) => setTimeout(r, 200));
+        if (terminated) await sleep(200);
         const cb = callbacks[next++];
         if (!cb) break;
         answers.set(cb, await send(first.url, cb));
@@ -102,7 +103,7 @@ describe('graceful shutdown of the HTTP server', () => {
               () => 'refused',
             );
             if (ready === 200) {
-              await new Promise((r) => setTimeout(r, 20));
+              await sleep(20);
               continue;
             }
             sawNotReady = ready === 503;

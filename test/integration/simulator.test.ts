@@ -4,6 +4,7 @@
  * Checks ZEGO's retry accounting, give-up after 6 attempts, concurrency and rate limits (by counts), that
  * every body verifies, and the CLI's exit codes. The service itself is not involved.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -94,7 +95,7 @@ class FakeReceiver {
       res.end('{"ok":false,"error":"unavailable"}');
       return;
     }
-    if (this.answerDelayMs) await new Promise((resolve) => setTimeout(resolve, this.answerDelayMs));
+    if (this.answerDelayMs) await sleep(this.answerDelayMs);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"ok":true}');
   }

@@ -7,6 +7,8 @@
  * stop arriving before the stale bill was written, continue-as-new while waiting, the horizon,
  * the API-stop path, and a worker killed in the middle of the amendment.
  */
+import { pollUntil } from '../../tools/process/poll';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { Worker } from '@temporalio/worker';
@@ -21,7 +23,7 @@ import {
   type DatabaseKind,
   type TestService,
 } from '../helpers/service';
-import { transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 import { killWorker, spawnWorker } from '../helpers/worker-process';
 
 const FHD_OUTPUT = { StreamId: 'out', Width: 1920, Height: 1080 };
@@ -58,16 +60,15 @@ async function dbAlerts(svc: TestService, appId: string, taskId: string) {
 
 /** Polls PostgreSQL until a statement matching `pattern` waits for a lock: an observable point. */
 async function waitForBlocked(svc: TestService, pattern: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const blocked = async () => {
     const { rows } = await svc.db.sql.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`,
       [pattern],
     );
-    if (Number(rows[0].n) > 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return Number(rows[0].n) > 0;
+  };
+  if ((await pollUntil(blocked, Boolean, { timeoutMs, everyMs: 100 })).done) return;
   throw new Error(`no statement like ${pattern} waited for a lock within ${timeoutMs} ms`);
 }
 
@@ -206,7 +207,7 @@ describe.each<DatabaseKind>(['postgres', 'embedded'])('a stale task’s own stop
         break;
       }
       if (i === 149) throw new Error(`late stop ${lateId} not delivered: ${JSON.stringify(entry)}`);
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
     expect(await ledgerRows(svc.db, appId, taskId)).toHaveLength(1);
     expect((await dbAlerts(svc, appId, taskId)).map((a) => a.kind)).toEqual(['stale_task']);

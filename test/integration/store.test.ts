@@ -3,6 +3,7 @@
  * embedded PGlite (a temp directory), plus what is specific to each: concurrent migrations and
  * finalizes from several pools (PostgreSQL), persistence and the directory lock (PGlite).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,7 +25,7 @@ import {
   type SqlClient,
 } from '../../src/store';
 import { isoSql } from '../../src/store/sql';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
 import { embeddedBackend, postgresBackend } from '../helpers/store-backends';
 
 jest.setTimeout(120_000);
@@ -770,7 +771,7 @@ describe('nonce stores', () => {
       expect(await count()).toBe(1);
       const deadline = Date.now() + 5000;
       while ((memory.size > 0 || (await count()) > 0) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
       expect(memory.size).toBe(0);
       expect(await count()).toBe(0);

@@ -3,6 +3,7 @@
  * registration (repeated and concurrent), a persisted dev server surviving a restart, the CLI
  * locator's TEMPORAL_CLI_PATH handling, and connection settings read through envconfig.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,9 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
-import { findProjectRoot, locateTemporalCli } from '../../src/temporal/cli-locator';
+import { findProjectRoot } from '../../tools/project';
+import { locateTemporalCli } from '../../tools/temporal-cli';
 import { connectClient, connectLazily, temporalConnectConfig } from '../../src/temporal/connection';
-import { startDevServer } from '../../src/temporal/dev-server';
+import { startDevServer } from '../../tools/temporal-dev-server';
 import { ensureSearchAttributes, requiredSearchAttributes } from '../../src/temporal/search-attributes';
 
 const KEYWORD = 2; // temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
@@ -34,7 +36,7 @@ async function registerNamespace(connection: Connection, namespace: string): Pro
       return;
     } catch (err) {
       if (i > 100) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 }
@@ -160,7 +162,7 @@ describe('locateTemporalCli', () => {
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        [path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'src/temporal/cli-locator.ts'],
+        [path.join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'tools/temporal-cli/cli.ts'],
         { cwd: root, env: { ...process.env, TEMPORAL_CLI_PATH: '/nonexistent/temporal' } },
         (err, stdout, stderr) => resolve({ code: err ? (err.code as number) : 0, stdout, stderr }),
       );

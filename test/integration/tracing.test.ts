@@ -8,12 +8,13 @@
  * (tracing off, or lifecycles running when it was turned on) must replay with them, and the other
  * way round, so tracing can be turned on and off without draining.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Worker } from '@temporalio/worker';
 import { startTracing, workerTracing, type Tracing } from '../../src/telemetry';
 import { startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
-import { transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 
 /** A start and a stop, until the lifecycle has closed; its history. */
 async function closedLifecycleHistory(svc: TestService) {
@@ -49,7 +50,7 @@ describe('tracing', () => {
     while (Date.now() < deadline) {
       const found = find(exporter.getFinishedSpans());
       if (found !== undefined) return found;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const names = exporter.getFinishedSpans().map((s) => `${s.name} ${s.spanContext().traceId}`);
     throw new Error(`no ${what} among the exported spans:\n${names.join('\n')}`);

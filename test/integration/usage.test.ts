@@ -17,7 +17,7 @@ import type { BillingRecord, Database, NewBillingRecord } from '../../src/store/
 import { usageReport, type UsageQuery, type UsageReport } from '../../src/store/usage';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import type { BillingLine } from '../../src/zego/billing-types';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
 import { startTestService, TEST_ENV, type DatabaseKind, type TestService } from '../helpers/service';
 
 type Line = BillingLine;

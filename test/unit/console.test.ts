@@ -20,7 +20,7 @@ import { niceStep, usageChart } from '../../src/console/chart';
 import { csrfToken, sessionValue, SESSION_MAX_AGE_MS, verifySession } from '../../src/console/session';
 import { CONTRAST_PAIRS, STYLESHEET_PATH } from '../../src/console/style';
 import { lifecycleWorkflowId, type LifecycleStateDocument } from '../../workflows/definitions';
-import { TEST_CALLBACK_SECRET } from '../helpers/signed-callback';
+import { TEST_CALLBACK_SECRET } from '../../tools/callbacks/signed-callback';
 
 const TOKEN_A = 'console-unit-token-aaaaaaaaaaaa';
 const TOKEN_B = 'console-unit-token-bbbbbbbbbbbb';

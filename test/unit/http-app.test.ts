@@ -32,7 +32,7 @@ import {
   transcodeStop,
   type BodyForm,
   type ZegoCallbackBody,
-} from '../helpers/signed-callback';
+} from '../../tools/callbacks/signed-callback';
 
 const MAX_SKEW_MS = 5 * 60_000;
 

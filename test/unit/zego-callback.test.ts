@@ -9,7 +9,7 @@ import {
   transcodeStop,
   type BodyForm,
   type ZegoCallbackBody,
-} from '../helpers/signed-callback';
+} from '../../tools/callbacks/signed-callback';
 
 const NOW_MS = 1_700_000_000_000;
 const SIGN = { timestamp: '1700000000', nonce: '7257784982359218206' };

@@ -11,7 +11,12 @@ import {
   computeCallbackSignature,
   verifyCallbackSignature,
 } from '../../src/zego/signature';
-import { encodeCallback, transcodeStart, transcodeStop, type BodyForm } from '../helpers/signed-callback';
+import {
+  encodeCallback,
+  transcodeStart,
+  transcodeStop,
+  type BodyForm,
+} from '../../tools/callbacks/signed-callback';
 
 // FC_NUM_RUNS=5000 npx jest … for a longer hunt than the default 100 runs per property.
 if (process.env.FC_NUM_RUNS) fc.configureGlobal({ numRuns: Number(process.env.FC_NUM_RUNS) });

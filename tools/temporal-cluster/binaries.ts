@@ -7,8 +7,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { forEachLine } from '../../src/temporal/child-output';
-import { withInstallLock } from '../../src/temporal/cli-locator';
+import { seconds } from '../format';
+import { forEachLine } from '../process/child-output';
+import { withInstallLock } from '../install-lock';
 
 export type Logger = (line: string) => void;
 
@@ -149,8 +150,4 @@ async function isExecutable(file: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function seconds(since: number): string {
-  return `${((Date.now() - since) / 1000).toFixed(1)}s`;
 }

@@ -4,7 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { requiredSearchAttributes } from '../../src/temporal/search-attributes';
-import { findProjectRoot } from '../../src/temporal/cli-locator';
+import { DEFAULT_TEST_POSTGRES_URL } from '../postgres/test-database';
+import { findProjectRoot } from '../project';
 import { locateClusterBinaries } from './binaries';
 import { startTemporalCluster } from './index';
 import { pinnedServerVersion } from './version';
@@ -22,7 +23,7 @@ const USAGE = `usage: npm run temporal:cluster -- [options]
   --binaries-only        find or build the server and its sql tool, print their paths, exit
   -h, --help
 
-PostgreSQL: TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).`;
+PostgreSQL: TEST_POSTGRES_URL (default ${DEFAULT_TEST_POSTGRES_URL}).`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);

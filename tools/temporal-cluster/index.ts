@@ -15,13 +15,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Connection } from '@temporalio/client';
-import { findProjectRoot } from '../../src/temporal/cli-locator';
-import { waitUntilServing } from '../../src/temporal/dev-server';
+import { findProjectRoot } from '../project';
+import { waitUntilServing } from '../temporal-dev-server/serving';
 import { locateClusterBinaries, type ClusterBinaries, type Logger } from './binaries';
 import { writeClusterConfig, type ClusterPorts } from './config';
 import { registerNamespace, waitUntilUsable } from './namespace';
 import { allocatePorts } from './ports';
-import { DEFAULT_POSTGRES_URL, dropDatabases, postgresTarget, SCHEMAS, setUpDatabase } from './postgres';
+import { testPostgresUrl } from '../postgres/test-database';
+import { dropDatabases, postgresTarget, SCHEMAS, setUpDatabase } from './postgres';
 import { registerKeywordSearchAttributes } from './search-attributes';
 import { spawnServer, type ServerProcess } from './server-process';
 import { pinnedServerVersion } from './version';
@@ -43,7 +44,7 @@ export interface TemporalClusterOptions {
   namespace?: string;
   /** Custom Keyword search attributes to register, and to wait for until usable. */
   keywordSearchAttributes?: string[];
-  /** Default: TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/postgres. */
+  /** Default: TEST_POSTGRES_URL, else DEFAULT_TEST_POSTGRES_URL (tools/postgres/test-database.ts). */
   postgresUrl?: string;
   /** Default 127.0.0.1. */
   ip?: string;
@@ -112,7 +113,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions = {}): P
   const keep = opts.keep ?? opts.dataName !== undefined;
   const postgres = opts.postgresUrl
     ? postgresTarget(opts.postgresUrl, 'postgresUrl')
-    : postgresTarget(process.env.TEST_POSTGRES_URL || DEFAULT_POSTGRES_URL, 'TEST_POSTGRES_URL');
+    : postgresTarget(testPostgresUrl(), 'TEST_POSTGRES_URL');
   const databases = { main: `temporal_${id}`, visibility: `temporal_visibility_${id}` };
 
   let t = Date.now();

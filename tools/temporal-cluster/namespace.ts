@@ -4,6 +4,7 @@
  * A real server reads namespaces through a cache that is refreshed every few seconds, so "described"
  * is not yet "usable" (the dev server creates its namespaces before it starts serving).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
@@ -64,7 +65,7 @@ export async function waitUntilUsable(opts: {
         `namespace ${opts.namespace} not usable after ${Math.round(opts.timeoutMs / 1000)}s: ${lastError}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
 }
 

@@ -7,8 +7,6 @@ import { execFile } from 'node:child_process';
 import { Client } from 'pg';
 import type { Logger } from './binaries';
 
-export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-
 export interface PostgresTarget {
   host: string;
   port: number;

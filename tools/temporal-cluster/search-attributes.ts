@@ -4,6 +4,7 @@
  * pre-created column of the namespace, held in the namespace's metadata: usable only once every
  * service has refreshed its namespace cache (see namespace.ts, waitUntilUsable).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 
 const GRPC_NOT_FOUND = 5;
@@ -36,7 +37,7 @@ export async function registerKeywordSearchAttributes(
       // A namespace registered a moment ago: the operator API reads the namespace cache, which
       // may not know it yet ("Namespace <name> is not found.").
       if (!(isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) || Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
   }
 }

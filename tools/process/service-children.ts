@@ -2,14 +2,16 @@
  * The service's own entry points (src/main/worker.ts, src/main/server.ts, src/main/dev.ts) as child
  * processes, for the chaos test and the benchmarks: started with `node --import tsx`, their output
  * appended to a log file (never piped through the parent, so a chatty child costs the parent
- * nothing), ready once a line of that log matches, stopped or SIGKILLed by pid. Each child's
- * resident memory and CPU time are read from /proc, so they are its own.
+ * nothing), ready once a line of that log matches, stopped or SIGKILLed by pid (their memory and
+ * CPU time: proc-stats.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { findProjectRoot } from '../project';
+import { pollUntil } from './poll';
 
-export const ROOT = path.resolve(__dirname, '../..');
+export const ROOT = findProjectRoot(__dirname);
 
 export interface SpawnOptions {
   /** Entry point relative to the repository root, e.g. `src/main/worker.ts`. */
@@ -107,23 +109,23 @@ export async function spawnChild(opts: SpawnOptions): Promise<Child> {
     exited,
   };
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
-  const ready = opts.readyWhen;
+  const readyWhen = opts.readyWhen;
   const isReady = async () =>
-    typeof ready === 'function'
-      ? await ready().catch(() => false)
-      : typeof ready === 'string'
-        ? output().includes(ready)
-        : ready.test(output());
-  while (!(await isReady())) {
-    if (hasExited || Date.now() > deadline) {
-      await kill();
-      const tail = output().split('\n').slice(-30).join('\n');
-      throw new Error(
-        `${name} ${hasExited ? `exited (code ${child.exitCode ?? child.signalCode})` : 'did not get ready in time'}:\n${tail}`,
-      );
-    }
-    await sleep(100);
+    typeof readyWhen === 'function'
+      ? await readyWhen().catch(() => false)
+      : typeof readyWhen === 'string'
+        ? output().includes(readyWhen)
+        : readyWhen.test(output());
+  const ready = await pollUntil(isReady, Boolean, {
+    timeoutMs: opts.readyTimeoutMs ?? 120_000,
+    stopWhen: () => hasExited,
+  });
+  if (!ready.done) {
+    await kill();
+    const tail = output().split('\n').slice(-30).join('\n');
+    throw new Error(
+      `${name} ${hasExited ? `exited (code ${child.exitCode ?? child.signalCode})` : 'did not get ready in time'}:\n${tail}`,
+    );
   }
   return handle;
 }
@@ -185,53 +187,6 @@ export function spawnServer(
     name: 'server',
     ...extra,
   });
-}
-
-export interface MemoryUsage {
-  /** Resident set size, bytes. */
-  rss: number;
-  /** Peak resident set size since start, bytes. */
-  peakRss: number;
-}
-
-/** A live process's resident memory from /proc (Linux). */
-export function memoryOf(pid: number): MemoryUsage {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) =>
-    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), peakRss: kb('VmHWM') };
-}
-
-/** CPU seconds (user + system) a live process has used, from /proc (Linux). */
-export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command (which may contain spaces) start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / 100; // USER_HZ is 100 on Linux
-}
-
-/** Pids of `pid`'s descendants (through /proc/<pid>/task/<pid>/children). */
-export function descendantsOf(pid: number): number[] {
-  const out: number[] = [];
-  const visit = (p: number) => {
-    let text = '';
-    try {
-      text = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
-    } catch {
-      return;
-    }
-    for (const c of text.trim().split(/\s+/).filter(Boolean).map(Number)) {
-      out.push(c);
-      visit(c);
-    }
-  };
-  visit(pid);
-  return out;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Drops undefined values, and the jest/tsx variables that make no sense in a child. */

@@ -1,5 +1,6 @@
 /**
- * Builds correctly signed ZEGO transcoding callbacks for tests (like stripe's generateTestHeaderString).
+ * Builds correctly signed ZEGO transcoding callbacks for tests and the benchmarks (like stripe's
+ * generateTestHeaderString).
  *
  *   const cb = transcodeStart({ TaskId: 'task-1' }, { secret, timestamp: '1700000000' });
  *   const { body, contentType } = encodeCallback(cb, 'form');
