@@ -23,9 +23,9 @@ import {
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
 import { registerNamespace } from '../../tools/temporal-cluster/namespace';
-import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
 import { TEST_ENV, uniqueTask, zegoTime } from '../helpers/service';
-import { encodeCallback, transcodeStart, transcodeStop } from '../helpers/signed-callback';
+import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 
 const logger = createLogger({ level: 'silent' });
 const CALLBACKS_AFTER_READY = 40;
