@@ -22,6 +22,7 @@ import {
 } from '../../src/main/services';
 import { temporalConnectConfig } from '../../src/temporal/connection';
 import { lifecycleWorkflowId } from '../../workflows/definitions';
+import { pollUntil } from '../../tools/process/poll';
 import { registerNamespace } from '../../tools/temporal-cluster/namespace';
 import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
 import { TEST_ENV, uniqueTask, zegoTime } from '../helpers/service';
@@ -241,10 +242,8 @@ describe('a freshly created namespace', () => {
   }
 });
 
+/** The tooling's one polling loop, failing the test when `check` never holds. */
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const { done } = await pollUntil(check, (ok) => ok, { timeoutMs, everyMs: 250 });
+  if (!done) throw new Error(`condition not met within ${timeoutMs} ms`);
 }
