@@ -161,7 +161,11 @@ export async function startHttpService(
   // grows to 2 minutes by default: after a long outage the relay would sit idle that long once
   // Temporal is back. The relay has a backoff of its own; the channel only needs to keep up.
   // Deadlines without AsyncLocalStorage, and a drain before close (src/temporal/deadlines.ts).
-  const calls = new ServerCalls(Math.max(config.handoffTimeoutMs, 10_000), config.handoffTimeoutMs);
+  // The database that records callbacks (opened below): with it, the relay retries hand-offs.
+  const ownsDb = !opts.db && Boolean(config.databaseUrl?.trim());
+  const calls = new ServerCalls(Math.max(config.handoffTimeoutMs, 10_000), config.handoffTimeoutMs, {
+    relayRetries: ownsDb || Boolean(opts.db),
+  });
   const connection = Connection.lazy({
     ...temporal.connectionOptions,
     interceptors: calls.interceptors(),
@@ -186,7 +190,6 @@ export async function startHttpService(
   const metrics = createMetrics();
 
   // The database that records callbacks. Its pool answers within HANDOFF_TIMEOUT or not at all.
-  const ownsDb = !opts.db && Boolean(config.databaseUrl?.trim());
   const db =
     opts.db ??
     (ownsDb

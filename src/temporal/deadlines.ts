@@ -25,14 +25,27 @@ import { TemporalUnavailableError } from '../http/ports';
 export function defaultDeadline(ms: number, perMethod: Record<string, number> = {}): Interceptor {
   return (options, nextCall) => {
     if (options.deadline) return new InterceptingCall(nextCall(options));
-    const method = options.method_definition.path.slice(options.method_definition.path.lastIndexOf('/') + 1);
+    const method = methodName(options.method_definition.path);
     return new InterceptingCall(nextCall({ ...options, deadline: Date.now() + (perMethod[method] ?? ms) }));
   };
+}
+
+const SIGNAL_WITH_START = 'SignalWithStartWorkflowExecution';
+
+/** `/temporal.api.workflowservice.v1.WorkflowService/SignalWithStartWorkflowExecution` → its last part. */
+function methodName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 /**
  * The server's interceptors (the calls in flight, the default deadline, then the SDK's own retry
  * of transient errors) and a drain for shutdown.
+ *
+ * With the inbox, a signal-with-start is not retried inside the call (`relayRetries`): the relay
+ * retries it itself, with its circuit and backoff. Retried inside, an attempt would last its whole
+ * deadline while Temporal is away, the relay would not learn of the outage meanwhile (and keep
+ * starting attempts), and an attempt still retrying when Temporal comes back would land after the
+ * backlog built behind it had been claimed in Sequence order: a task's stop before its start.
  *
  * Why the drain: the SDK's retry schedules its next attempt on a timer and creates that call on
  * the channel when the timer fires; if the connection was closed meanwhile, grpc-js throws
@@ -53,17 +66,24 @@ export class ServerCalls {
   constructor(
     private readonly defaultDeadlineMs: number,
     private readonly handoffTimeoutMs: number,
+    private readonly opts: { relayRetries?: boolean } = {},
   ) {}
 
   interceptors(): Interceptor[] {
     const retry = defaultGrpcRetryOptions();
+    const retrying = makeGrpcRetryInterceptor({
+      delayFunction: retry.delayFunction,
+      retryableDecider: (attempt, status) => !this.closing && retry.retryableDecider(attempt, status),
+    });
     return [
       this.counted(),
-      defaultDeadline(this.defaultDeadlineMs, { SignalWithStartWorkflowExecution: this.handoffTimeoutMs }),
-      makeGrpcRetryInterceptor({
-        delayFunction: retry.delayFunction,
-        retryableDecider: (attempt, status) => !this.closing && retry.retryableDecider(attempt, status),
-      }),
+      defaultDeadline(this.defaultDeadlineMs, { [SIGNAL_WITH_START]: this.handoffTimeoutMs }),
+      this.opts.relayRetries
+        ? (options, nextCall) =>
+            methodName(options.method_definition.path) === SIGNAL_WITH_START
+              ? new InterceptingCall(nextCall(options))
+              : retrying(options, nextCall)
+        : retrying,
     ];
   }
 
