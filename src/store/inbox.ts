@@ -108,6 +108,13 @@ export interface Delivered {
   runId?: string;
 }
 
+export interface Completed {
+  id: string;
+  receivedAt: string;
+  /** The task has entries still pending (no longer behind a lease): worth a claim at once. */
+  waitingBehind: boolean;
+}
+
 /** Entries a task's claim takes at most: each is delivered in turn within one lease. */
 export const MAX_ENTRIES_PER_TASK_CLAIM = 10;
 export const PRUNE_BATCH = 1000;
@@ -233,7 +240,13 @@ const COMPLETE_SQL = `
       lease_owner = NULL, lease_until = NULL
   FROM jsonb_to_recordset($1::jsonb) AS d(id bigint, outcome text, run_id text)
   WHERE c.id = d.id AND c.status <> 'rejected'
-  RETURNING c.id::text AS id, ${isoSql('c.received_at')} AS received_at`;
+  RETURNING c.id::text AS id, ${isoSql('c.received_at')} AS received_at,
+    -- Entries of the task still pending besides this batch's (the statement's snapshot still sees
+    -- the batch pending): the task's next head, claimable now that this lease is gone.
+    EXISTS (SELECT 1 FROM callback_inbox p
+            WHERE p.workflow_id = c.workflow_id AND p.status = 'pending'
+              AND p.id NOT IN (SELECT (x ->> 'id')::bigint FROM jsonb_array_elements($1::jsonb) x))
+      AS waiting_behind`;
 
 const RELEASE_SQL = `
   UPDATE callback_inbox
@@ -283,8 +296,11 @@ export interface CallbackInbox {
     owner: string,
     opts: { tasks: number; leaseMs: number; workflowId?: string; perTask?: number },
   ): Promise<InboxEntry[]>;
-  /** Marks entries delivered; returns those it changed, with when they were received. */
-  complete(delivered: readonly Delivered[]): Promise<{ id: string; receivedAt: string }[]>;
+  /**
+   * Marks entries delivered; returns those it changed, with when they were received and whether
+   * their task has entries pending behind them (claimable now).
+   */
+  complete(delivered: readonly Delivered[]): Promise<Completed[]>;
   /**
    * Gives leased entries back; they may be claimed again after `retryInMs`. `error` (why the last
    * attempt failed) replaces the stored one; null keeps it.
@@ -374,14 +390,18 @@ export class SqlCallbackInbox implements CallbackInbox {
     return rows.map(toEntry);
   }
 
-  async complete(delivered: readonly Delivered[]): Promise<{ id: string; receivedAt: string }[]> {
+  async complete(delivered: readonly Delivered[]): Promise<Completed[]> {
     if (delivered.length === 0) return [];
-    const { rows } = await this.sql.query<{ id: string; received_at: string }>(
+    const { rows } = await this.sql.query<{ id: string; received_at: string; waiting_behind: unknown }>(
       COMPLETE_SQL,
       [JSON.stringify(delivered.map((d) => ({ id: d.id, outcome: d.outcome, run_id: d.runId ?? null })))],
       { name: 'zego_inbox_complete' },
     );
-    return rows.map((r) => ({ id: r.id, receivedAt: r.received_at }));
+    return rows.map((r) => ({
+      id: r.id,
+      receivedAt: r.received_at,
+      waitingBehind: truthy(r.waiting_behind),
+    }));
   }
 
   async release(

@@ -124,6 +124,8 @@ describe.each([postgresBackend(), embeddedBackend()])('callback inbox ($name)', 
       claimed.map((e) => ({ id: e.id, outcome: 'accepted', runId: 'run-1' })),
     );
     expect(done.map((d) => d.id).sort()).toEqual(claimed.map((e) => e.id).sort());
+    // The newcomer waited behind this lease: the relay is told to claim again at once.
+    expect(done.every((d) => d.waitingBehind)).toBe(true);
     const next = await db.inbox.claim('relay-b', { tasks: 10, leaseMs: 60_000, workflowId });
     expect(next.map((e) => [e.sequence, e.payload.timestamp])).toEqual([[0, '1']]);
     const delivered = await db.inbox.get(claimed[0].id);
@@ -143,9 +145,13 @@ describe.each([postgresBackend(), embeddedBackend()])('callback inbox ($name)', 
     const workflowId = lifecycleWorkflowId('111111', taskId);
     const first = await db.inbox.claim('r', { tasks: 1, leaseMs: 60_000, workflowId, perTask: 4 });
     expect(first.map((e) => e.sequence)).toEqual([0, 1, 2, 3]);
-    await db.inbox.complete(first.map((e) => ({ id: e.id, outcome: 'accepted' })));
+    const firstDone = await db.inbox.complete(first.map((e) => ({ id: e.id, outcome: 'accepted' })));
+    expect(firstDone.map((d) => d.waitingBehind)).toEqual([true, true, true, true]);
     const rest = await db.inbox.claim('r', { tasks: 1, leaseMs: 60_000, workflowId, perTask: 4 });
     expect(rest.map((e) => e.sequence)).toEqual([4, 5]);
+    // The task's last entries: nothing waits behind them (no claim wanted).
+    const restDone = await db.inbox.complete(rest.map((e) => ({ id: e.id, outcome: 'accepted' })));
+    expect(restDone.map((d) => d.waitingBehind)).toEqual([false, false]);
   });
 
   it('an expired lease (a replica that died) lets another replica take the task over', async () => {
