@@ -3,8 +3,13 @@
  * gateway, with its REJECT_DUPLICATE / closed-run `maxSequence` / next-lifecycle rules). One runs in
  * every server replica.
  *
- * - At once on the happy path: the callback route kicks it after each commit; a sweep every
- *   `sweepIntervalMs` takes what nobody kicked (another replica died, a retry delay ran out).
+ * - At once on the happy path: the statement recording a callback leases it to this relay, which
+ *   delivers it without a claim. A claim runs only when something may be claimable: a callback
+ *   recorded without that lease (the relay was full, or its task had an entry in flight) kicks the
+ *   relay; a completion whose task has entries pending behind it; an entry handed back; the circuit
+ *   closing. A sweep every `sweepIntervalMs` takes what nobody kicked (another replica died, a retry
+ *   delay ran out). (A claim after every delivery cost two statements per callback at moderate
+ *   rates, each finding nothing.)
  * - Whole tasks: a claim leases a task's pending entries (src/store/inbox.ts) and they are
  *   delivered one after the other in Sequence order; at most `concurrency` tasks are in flight.
  * - Temporal away (`unavailable`, `waiting`: src/inbox/classify.ts): the circuit opens, the
@@ -89,7 +94,12 @@ export class InboxRelay {
   private readonly inFlight = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
   private wakeOnKick = false;
-  private kicked = false;
+  /** A claim is wanted: something may be claimable (see the header). */
+  private kicked = true;
+  /** When the last claim started (the sweep runs sweepIntervalMs after it). */
+  private lastClaimAt = 0;
+  /** Counts kicks, so a completion can tell whether one came while it was being written. */
+  private kicks = 0;
   /** Slots promised to callbacks being recorded (see reserve). */
   private reserved = 0;
   private kickTimer: NodeJS.Timeout | undefined;
@@ -133,7 +143,8 @@ export class InboxRelay {
    */
   kick(): void {
     this.kicked = true;
-    if (!this.wakeOnKick || this.kickTimer) return;
+    this.kicks += 1;
+    if (!this.running || !this.wakeOnKick || this.kickTimer) return;
     this.kickTimer = setTimeout(() => {
       this.kickTimer = undefined;
       this.wakeIfKickable();
@@ -205,11 +216,15 @@ export class InboxRelay {
         await this.idle(this.sweepIntervalMs, true);
         continue;
       }
+      const untilSweepMs = this.lastClaimAt + this.sweepIntervalMs - Date.now();
+      if (!this.kicked && untilSweepMs > 0) {
+        await this.idle(untilSweepMs, true);
+        continue;
+      }
       this.kicked = false;
-      const claimedTasks = await this.claimAndRun(free, false);
-      // More may be waiting (a full claim, or kicks during the claim): look again at once.
-      if (this.running && this.temporal === 'up' && (claimedTasks === free || this.kicked)) continue;
-      await this.idle(this.sweepIntervalMs, true);
+      this.lastClaimAt = Date.now();
+      // A full claim: more may be waiting, look again at once.
+      if ((await this.claimAndRun(free, false)) === free) this.kicked = true;
     }
   }
 
@@ -220,6 +235,7 @@ export class InboxRelay {
       entries = await this.inbox.claim(this.owner, { tasks, leaseMs: this.leaseMs });
     } catch (err) {
       this.log.warn({ err: errorText(err) }, 'inbox claim failed; retrying');
+      this.kicked = true;
       await this.idle(DB_RETRY_MS, false);
       return 0;
     }
@@ -342,6 +358,7 @@ export class InboxRelay {
   private circuitClosed(): void {
     this.log.info({ after: this.lastFailure?.message }, 'Temporal takes callbacks again; draining the inbox');
     this.temporal = 'up';
+    this.kicked = true;
     this.opts.metrics?.temporalReachable.set(1);
   }
 
@@ -367,6 +384,8 @@ export class InboxRelay {
         retryInMs,
         error,
       );
+      // Claimable at once (a later retry is the sweep's).
+      if (retryInMs === 0) this.kick();
     } catch (err) {
       // The leases run out by themselves.
       this.log.warn(
@@ -418,7 +437,12 @@ export class InboxRelay {
         const batch = this.completions.splice(0, COMPLETION_BATCH);
         for (;;) {
           try {
-            await this.inbox.complete(batch);
+            const kicksBefore = this.kicks;
+            const completed = await this.inbox.complete(batch);
+            // Their tasks' next entries waited behind the leases just written off. A kick during
+            // the statement may have claimed before it committed (finding the task still leased),
+            // and an entry recorded meanwhile is not in its snapshot: look again after it.
+            if (completed.some((c) => c.waitingBehind) || this.kicks !== kicksBefore) this.kick();
             break;
           } catch (err) {
             if (!this.running) {
@@ -432,8 +456,6 @@ export class InboxRelay {
             await sleep(DB_RETRY_MS);
           }
         }
-        // Their tasks may have entries waiting behind the leases just written off.
-        this.kick();
       }
     })().finally(() => {
       this.flushing = undefined;
@@ -457,8 +479,10 @@ export class InboxRelay {
     });
   }
 
+  /** Wakes the loop waiting for a kick or a free slot, when it has a claim to make. */
   private wakeIfKickable(): void {
-    if (this.wakeOnKick) this.wake?.();
+    if (this.wakeOnKick && (this.kicked || Date.now() >= this.lastClaimAt + this.sweepIntervalMs))
+      this.wake?.();
   }
 }
 

@@ -13,7 +13,8 @@ import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../src/logger';
 import type { HandoffOutcome } from '../../src/http/ports';
 import { InboxRelay, type RelayGateway } from '../../src/inbox/relay';
-import { openDatabase, type Database, type InboxEntry } from '../../src/store';
+import { InboxRecorder } from '../../src/inbox/recorders';
+import { openDatabase, type CallbackInbox, type Database, type InboxEntry } from '../../src/store';
 import { lifecycleWorkflowId, type CallbackSignalPayload } from '../../workflows/definitions';
 
 jest.setTimeout(60_000);
@@ -256,6 +257,95 @@ describe('the relay', () => {
       expect(parked).toEqual([poisonId]);
     } finally {
       await again.stop();
+    }
+  });
+
+  it('on the happy path delivers what the door leased without claims; a stop behind its start goes at once', async () => {
+    // Claims counted on the real inbox; a sweep far away, so only kicks can explain a claim.
+    let claims = 0;
+    const inbox = new Proxy(db.inbox, {
+      get(target, key, receiver) {
+        if (key === 'claim')
+          return (...args: Parameters<CallbackInbox['claim']>) => {
+            claims += 1;
+            return target.claim(...args);
+          };
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const gateway = new ScriptedGateway();
+    let release!: () => void;
+    let gate: Promise<void> = Promise.resolve();
+    const accept = gateway.answer;
+    gateway.answer = async (p) => {
+      await gate;
+      return accept(p);
+    };
+    const relay = relayWith(gateway, { inbox, sweepIntervalMs: 60_000 });
+    const recorder = new InboxRecorder(inbox, relay);
+    const door = async (taskId: string, sequence: number, event: CallbackSignalPayload['event']) => {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const outcome = await recorder.record(
+        {
+          callback: {
+            event,
+            appId: '111111',
+            taskId,
+            userId: 'u',
+            sequence,
+            status: '',
+            timestamp,
+            nonce: randomUUID(),
+          },
+          fingerprint: randomUUID(),
+          workflowId: lifecycleWorkflowId('111111', taskId),
+          receivedAt: new Date().toISOString(),
+          nonceExpiresAtMs: Date.now() + 60_000,
+        },
+        Date.now() + 5_000,
+      );
+      if (outcome.kind !== 'accepted' || !outcome.entryId) throw new Error(`not accepted: ${outcome.kind}`);
+      return outcome.entryId;
+    };
+    relay.start();
+    try {
+      await until('the start-up claim', () => claims === 1);
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const taskId = `happy-${randomUUID()}`;
+        for (const [sequence, event] of [
+          [0, 'transcode_start'],
+          [1, 'transcode_stop'],
+        ] as const) {
+          const id = await door(taskId, sequence, event);
+          await until('delivered', async () => (await statusOf(id)) === 'delivered');
+          ids.push(id);
+        }
+      }
+      expect(gateway.calls).toHaveLength(20);
+      // Each went with the lease the door gave it: no claim after the start-up one.
+      expect(claims).toBe(1);
+
+      // A start held in flight: its stop is recorded behind it, unleased, and goes as soon as the
+      // start is written off (not at the sweep a minute later), in order.
+      gate = new Promise<void>((r) => (release = r));
+      const taskId = `behind-${randomUUID()}`;
+      const calls = gateway.calls.length;
+      const start = await door(taskId, 0, 'transcode_start');
+      await until('start in flight', () => gateway.calls.length === calls + 1);
+      const stop = await door(taskId, 1, 'transcode_stop');
+      expect((await db.inbox.get(stop))?.leaseUntil).toBeNull();
+      release();
+      gate = Promise.resolve();
+      await until('stop delivered promptly', async () => (await statusOf(stop)) === 'delivered', 5_000);
+      expect(await statusOf(start)).toBe('delivered');
+      expect(gateway.calls.slice(calls).map((c) => [c.taskId, c.event])).toEqual([
+        [taskId, 'transcode_start'],
+        [taskId, 'transcode_stop'],
+      ]);
+    } finally {
+      await relay.stop();
     }
   });
 
