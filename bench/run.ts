@@ -128,7 +128,7 @@ async function main(): Promise<void> {
       }
       if (want(3) && results.pairs) {
         log('3. acknowledgement latency against offered rate (open loop)');
-        results.sweep = await latency.measure(env, results.pairs.delivery.median);
+        results.sweep = await latency.measure(env, latency.sustainedRates(results.pairs));
       }
       if (want(8)) {
         log(

@@ -25,6 +25,11 @@ export interface PairResult {
   ack: Spread;
   /** Inbox server: first callback posted → last one delivered, /s. */
   delivery: Spread;
+  /**
+   * Inbox server: first callback posted → every lifecycle of the run billed (the worker caught up),
+   * /s: what the whole stack keeps up with indefinitely. Absent in results before it was measured.
+   */
+  settled?: Spread;
   /** Direct server: acknowledgements (= deliveries) /s. */
   direct: Spread;
   /** Per run, over raw of the same run. */
@@ -74,6 +79,7 @@ export async function measure(
   const ack: LoadResult[] = [];
   const direct: LoadResult[] = [];
   const delivery: number[] = [];
+  const settled: number[] = [];
   const cpu = {
     raw: [] as Record<string, number>[],
     inbox: [] as Record<string, number>[],
@@ -109,6 +115,7 @@ export async function measure(
       throw new Error(`${prefix}: not all ${res.ok} acknowledged callbacks delivered in 300 s`);
     traffic.handedOver(APP.inbox, res, cbs.length);
     await traffic.settle();
+    settled.push((res.ok * 1000) / (Date.now() - t0));
     cpu.inbox.push(watch(cbs.length));
     delivery.push((res.ok * 1000) / deliveredMs);
     ack.push(res);
@@ -131,7 +138,7 @@ export async function measure(
     await runRaw(-1);
     await runInbox(-1);
     await runDirect(-1);
-    raw.length = ack.length = direct.length = delivery.length = 0;
+    raw.length = ack.length = direct.length = delivery.length = settled.length = 0;
     cpu.raw.length = cpu.inbox.length = cpu.direct.length = 0;
 
     for (let r = 0; r < runs; r++) {
@@ -144,7 +151,7 @@ export async function measure(
       );
       log(
         `  run ${r + 1}/${runs}: raw ${raw[r].throughput.toFixed(0)}/s, inbox acknowledged ${ack[r].throughput.toFixed(0)}/s ` +
-          `and delivered ${delivery[r].toFixed(0)}/s, direct ${direct[r].throughput.toFixed(0)}/s, load ${loads[r].toFixed(1)}`,
+          `and delivered ${delivery[r].toFixed(0)}/s (billed ${settled[r].toFixed(0)}/s), direct ${direct[r].throughput.toFixed(0)}/s, load ${loads[r].toFixed(1)}`,
       );
     }
   } finally {
@@ -163,6 +170,7 @@ export async function measure(
     raw: spread(raw.map((r) => r.throughput)),
     ack: spread(ack.map((r) => r.throughput)),
     delivery: spread(delivery),
+    settled: spread(settled),
     direct: spread(direct.map((r) => r.throughput)),
     ackRatio: per(ack.map((r) => r.throughput)),
     deliveryRatio: per(delivery),
@@ -230,7 +238,9 @@ export function render(p: PairResult, ctx: Context): string[] {
             '**Inbox**: the same callbacks signed, `POST /zego/callback` to the server with `DATABASE_URL` (decode, ' +
             'verify, record in PostgreSQL, 200; its relay signals Temporal behind, `RELAY_CONCURRENCY` set to the ' +
             'concurrency of the run): acknowledged is the rate of 200s, delivered the rate from the first callback ' +
-            "posted until the last one's inbox entry is `delivered`. **Direct**: the server without `DATABASE_URL` " +
+            "posted until the last one's inbox entry is `delivered`, billed the rate from the first callback posted " +
+            'until the worker has billed every lifecycle of the run (what the whole stack keeps up with). ' +
+            '**Direct**: the server without `DATABASE_URL` ' +
             '(signal-with-start before the answer, nonces in memory).',
           '',
         ]
@@ -264,6 +274,7 @@ export function render(p: PairResult, ctx: Context): string[] {
           formatSpread(p.directP50, 1),
         ],
         ['p99 latency ms', '', formatSpread(p.ackP99, 1), '', ''],
+        ...(p.settled ? [['billed /s', '', '', formatSpread(p.settled, 0), '']] : []),
       ],
     ),
     '',
