@@ -1,12 +1,14 @@
 /**
  * 3. Acknowledgement latency against offered rate (open loop) at fractions of the maximum sustained
- * rate, with raw signal-with-start offered at the same rates, in turn; the chart latency.svg.
+ * rate, with raw signal-with-start and PostgreSQL's own commit (a 400-byte upsert, the floor under
+ * a durable acknowledgement) offered at the same rates, in turn; the chart latency.svg.
  *
  * The maximum sustained rate is section 2's billed rate: callbacks until the worker has billed their
  * lifecycles, what the whole stack keeps up with indefinitely. (Runs before 2026-12-03 took section
  * 2's delivery rate, the relay's hand-off into Temporal, which the worker cannot keep up with: their
  * 50% point already overloaded the machine. That rate is kept beside, as `handOffRate`.)
  */
+import { Pool } from 'pg';
 import type { BenchEnv } from '../lib/bench-env';
 import { latencyChart } from '../lib/chart';
 import { HttpPoster, inTurn, openLoop, type LoadResult } from '../lib/load';
@@ -26,6 +28,20 @@ export interface SweepPoint {
   non2xx: number;
   /** Raw signal-with-start offered at the same rate, in turn with the HTTP runs. */
   raw: { p50: Spread; p99: Spread };
+  /**
+   * A bare PostgreSQL commit (the callback's body upserted into a table of its own, from the bench
+   * process) at the same rate, in turn: what a durable acknowledgement cannot beat on this machine.
+   * Absent in results before it was measured.
+   */
+  commit?: { p50: Spread; p99: Spread };
+  /**
+   * The 50% point only: the same commit with `synchronous_commit = off` (no wait for the WAL
+   * fsync; not what the inbox may do, it would lose acknowledged callbacks in a crash): tells how
+   * much of the commit's tail is the disk.
+   */
+  commitNoFsyncWait?: { p50: Spread; p99: Spread };
+  /** Callbacks per run at this point. */
+  samples?: number;
 }
 
 export interface SweepResult {
@@ -51,13 +67,25 @@ export async function measure(
   { maxRate, handOffRate }: { maxRate: number; handOffRate?: number },
 ): Promise<SweepResult> {
   const { stack, traffic, log } = env;
-  const { fractions, seconds, runs } = env.sizes.sweep;
+  const { fractions, seconds, runs, targetSamples } = env.sizes.sweep;
   const gateway = stack.gateway(MAIN_QUEUE);
+  if (stack.database.kind !== 'postgres') throw new Error('section 3 needs PostgreSQL (TEST_POSTGRES_URL)');
+  const commitPool = new Pool({ connectionString: stack.database.url, max: 20 });
+  const noFsyncWaitPool = new Pool({
+    connectionString: stack.database.url,
+    max: 20,
+    options: '-c synchronous_commit=off',
+  });
+  await commitPool.query('CREATE TABLE IF NOT EXISTS bench_commit (k text PRIMARY KEY, v jsonb NOT NULL)');
   const server = await stack.startServer(MAIN_QUEUE, { name: 'sweep' });
   const poster = new HttpPoster(`${server.url}/zego/callback`, MAX_IN_FLIGHT);
   const blank = () => ({ achieved: [] as number[], p50: [] as number[], p99: [] as number[], non2xx: 0 });
   const http = fractions.map(blank);
   const raw = fractions.map(blank);
+  const commit = fractions.map(blank);
+  const noFsyncWait = blank();
+  const samplesAt = (fraction: number, rate: number) =>
+    Math.max(20, Math.round(rate * seconds), fraction === 0.5 ? targetSamples : 0);
   const record = (into: ReturnType<typeof blank>, res: LoadResult) => {
     into.achieved.push(res.throughput);
     into.p50.push(percentile(res.latenciesMs, 0.5));
@@ -68,7 +96,7 @@ export async function measure(
     for (let r = 0; r < runs; r++) {
       for (const [k, fraction] of fractions.entries()) {
         const rate = Math.max(1, maxRate * fraction);
-        const n = Math.max(20, Math.round(rate * seconds));
+        const n = samplesAt(fraction, rate);
         const runHttp = async () => {
           const cbs = traffic.block('800003', `sw-${r}-${k}`, n);
           await traffic.settle(60_000);
@@ -88,16 +116,38 @@ export async function measure(
           traffic.handedOver('800005', res, payloads.length);
           record(raw[k], res);
         };
-        await inTurn(r + k, runHttp, runRaw);
+        const commitSide = (pool: Pool, into: ReturnType<typeof blank>, tag: string) => async () => {
+          const bodies = traffic.block('800009', `swc-${r}-${k}`, n).map((c) => c.body);
+          await traffic.settle(60_000);
+          const res = await openLoop(bodies.length, rate, MAX_IN_FLIGHT, async (i) => {
+            await pool.query(
+              'INSERT INTO bench_commit (k, v) VALUES ($1, $2::jsonb) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v',
+              [`${tag}-${r}-${k}-${i}`, JSON.stringify({ body: bodies[i] })],
+            );
+            return 'ok';
+          });
+          record(into, res);
+        };
+        await inTurn(
+          r + k,
+          runHttp,
+          runRaw,
+          commitSide(commitPool, commit[k], 'sync'),
+          ...(fraction === 0.5 ? [commitSide(noFsyncWaitPool, noFsyncWait, 'nosync')] : []),
+        );
         log(
           `  run ${r + 1}/${runs} ${(fraction * 100).toFixed(0)}% (${rate.toFixed(0)}/s): HTTP p50 ${http[k].p50.at(-1)?.toFixed(1)} ms,` +
-            ` p99 ${http[k].p99.at(-1)?.toFixed(1)} ms; raw p50 ${raw[k].p50.at(-1)?.toFixed(1)} ms, p99 ${raw[k].p99.at(-1)?.toFixed(1)} ms`,
+            ` p99 ${http[k].p99.at(-1)?.toFixed(1)} ms; raw p50 ${raw[k].p50.at(-1)?.toFixed(1)} ms, p99 ${raw[k].p99.at(-1)?.toFixed(1)} ms;` +
+            ` commit p50 ${commit[k].p50.at(-1)?.toFixed(1)} ms, p99 ${commit[k].p99.at(-1)?.toFixed(1)} ms`,
         );
       }
     }
   } finally {
     poster.close();
     await server.child.kill();
+    await commitPool.query('DROP TABLE IF EXISTS bench_commit').catch(() => undefined);
+    await commitPool.end();
+    await noFsyncWaitPool.end();
   }
   return {
     maxRate,
@@ -112,6 +162,11 @@ export async function measure(
       p99: spread(http[k].p99),
       non2xx: http[k].non2xx,
       raw: { p50: spread(raw[k].p50), p99: spread(raw[k].p99) },
+      commit: { p50: spread(commit[k].p50), p99: spread(commit[k].p99) },
+      samples: samplesAt(fraction, Math.max(1, maxRate * fraction)),
+      ...(fraction === 0.5 && noFsyncWait.p99.length > 0
+        ? { commitNoFsyncWait: { p50: spread(noFsyncWait.p50), p99: spread(noFsyncWait.p99) } }
+        : {}),
     })),
   };
 }
@@ -137,7 +192,11 @@ export function p99AckLine(s: SweepResult): string {
   return (
     `p99 ack at half the maximum sustained rate (${half.rate.toFixed(0)}/s): ${half.p99.median.toFixed(1)} ms ` +
     `against ≤ ${TARGETS.p99AckMs} ms, ${met(half.p99.median <= TARGETS.p99AckMs)}; raw signal-with-start at the ` +
-    `same rate: p99 ${half.raw.p99.median.toFixed(1)} ms.` +
+    `same rate: p99 ${half.raw.p99.median.toFixed(1)} ms` +
+    (half.commit
+      ? `; a bare PostgreSQL commit at that rate: p99 ${half.commit.p99.median.toFixed(1)} ms`
+      : '') +
+    '.' +
     nearHalfHandOff(s)
   );
 }
@@ -147,7 +206,9 @@ export function summary(s: SweepResult): SummaryRow[] {
   return [
     [
       `p99 ack at half the maximum sustained rate (${half?.rate.toFixed(0)}/s; raw signal-with-start's p99 at that rate ` +
-        `${half ? `${half.raw.p99.median.toFixed(1)} ms` : 'n/a'})`,
+        `${half ? `${half.raw.p99.median.toFixed(1)} ms` : 'n/a'}` +
+        (half?.commit ? `, a bare PostgreSQL commit's ${half.commit.p99.median.toFixed(1)} ms` : '') +
+        ')',
       half ? formatSpread(half.p99, 1, ' ms') : 'n/a',
       `≤ ${TARGETS.p99AckMs} ms`,
       met(!!half && half.p99.median <= TARGETS.p99AckMs),
@@ -167,6 +228,16 @@ export function chart(s: SweepResult): string {
       { name: 'HTTP p99', color: '#ff7f0e', points: pts((p) => p.p99) },
       { name: 'raw p50', color: '#2ca02c', dashed: true, points: pts((p) => p.raw.p50) },
       { name: 'raw p99', color: '#9467bd', dashed: true, points: pts((p) => p.raw.p99) },
+      ...(s.points.every((p) => p.commit)
+        ? [
+            {
+              name: 'PostgreSQL commit p99',
+              color: '#7f7f7f',
+              dashed: true,
+              points: pts((p) => p.commit?.p99 ?? p.p99),
+            },
+          ]
+        : []),
     ],
     target: { y: TARGETS.p99AckMs, label: `p99 target ${TARGETS.p99AckMs} ms` },
     marker: { x: s.maxRate, label: `max sustained ${s.maxRate.toFixed(0)}/s` },
@@ -185,7 +256,10 @@ export function render(s: SweepResult): string[] {
         : "section 2's delivery rate at its lower concurrency") +
       `), ${s.seconds} s per point, ${s.runs} runs, against the server with its inbox as shipped; ` +
       'latency is counted from the moment each callback was due (a backlog shows as latency). Raw signal-with-start ' +
-      'is offered at the same rates, in turn. Chart: [latency.svg](latency.svg).',
+      "and a bare PostgreSQL commit (each callback's body upserted into a table of its own from the bench process, " +
+      'with the durability the inbox has: the floor under an acknowledgement given after a commit) are offered at ' +
+      `the same rates, in turn. The 50% point takes at least ${s.points.find((p) => p.fraction === 0.5)?.samples ?? 'n/a'} ` +
+      'callbacks per run, so that its p99 is not simply its slowest answer. Chart: [latency.svg](latency.svg).',
     '',
     '![latency against offered rate](latency.svg)',
     '',
@@ -199,6 +273,8 @@ export function render(s: SweepResult): string[] {
         'non-2xx',
         'raw p50 ms',
         'raw p99 ms',
+        'commit p50 ms',
+        'commit p99 ms',
       ],
       s.points.map((p) => [
         `${(p.fraction * 100).toFixed(0)}%`,
@@ -209,6 +285,8 @@ export function render(s: SweepResult): string[] {
         p.non2xx,
         formatSpread(p.raw.p50, 1),
         formatSpread(p.raw.p99, 1),
+        p.commit ? formatSpread(p.commit.p50, 1) : '',
+        p.commit ? formatSpread(p.commit.p99, 1) : '',
       ]),
     ),
     '',
@@ -224,6 +302,19 @@ export function findings(s: SweepResult): string[] {
       'acknowledgement waits for the PostgreSQL commit of the entry, not for Temporal; raw signal-with-start offered ' +
       `at the same ${half.rate.toFixed(0)}/s has p50 ${half.raw.p50.median.toFixed(1)} ms and p99 ` +
       `${half.raw.p99.median.toFixed(1)} ms, the acknowledgement p50 ${half.p50.median.toFixed(1)} ms.` +
+      (half.commit
+        ? ` A bare PostgreSQL commit offered at the same rate (nothing else of the service in it) has p50 ` +
+          `${half.commit.p50.median.toFixed(1)} ms and p99 ${half.commit.p99.median.toFixed(1)} ms: ` +
+          (half.commit.p99.median > TARGETS.p99AckMs
+            ? `on this machine the durable commit alone is over the ${TARGETS.p99AckMs} ms target at p99, so no ` +
+              'acknowledgement given after a commit can meet it here.'
+            : `the service adds ${(half.p99.median - half.commit.p99.median).toFixed(1)} ms at p99 over it.`) +
+          (half.commitNoFsyncWait
+            ? ` The same commit without waiting for the WAL fsync (synchronous_commit = off, which the inbox must ` +
+              `not use: a crash would lose acknowledged callbacks) has p99 ` +
+              `${half.commitNoFsyncWait.p99.median.toFixed(1)} ms; the difference is the wait for the WAL fsync.`
+            : '')
+        : '') +
       nearHalfHandOff(s),
   ];
 }
