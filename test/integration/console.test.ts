@@ -214,8 +214,11 @@ describe('the console in a browser', () => {
   it('keyboard only: skip link, navigation, search and sign-out are reachable, with a visible focus ring', async () => {
     const page = await newPage();
     await page.goto(`${svc.url}/console`);
-    // The token field has focus on arrival.
-    expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('token');
+    // The token field has focus on arrival. (The browser applies `autofocus` at a rendering update,
+    // which may come after the load event goto waits for: wait for it, boundedly.)
+    await page.waitForFunction("document.activeElement && document.activeElement.id === 'token'", undefined, {
+      timeout: 5_000,
+    });
     await page.keyboard.type(TOKEN_A);
     expect(await navigation(page, () => page.keyboard.press('Enter'))).toBe(200);
 
