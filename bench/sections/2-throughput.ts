@@ -29,7 +29,7 @@ export interface PairResult {
    * Inbox server: first callback posted → every lifecycle of the run billed (the worker caught up),
    * /s: what the whole stack keeps up with indefinitely. Absent in results before it was measured.
    */
-  settled?: Spread;
+  billed?: Spread;
   /** Direct server: acknowledgements (= deliveries) /s. */
   direct: Spread;
   /** Per run, over raw of the same run. */
@@ -79,7 +79,7 @@ export async function measure(
   const ack: LoadResult[] = [];
   const direct: LoadResult[] = [];
   const delivery: number[] = [];
-  const settled: number[] = [];
+  const billed: number[] = [];
   const cpu = {
     raw: [] as Record<string, number>[],
     inbox: [] as Record<string, number>[],
@@ -115,7 +115,7 @@ export async function measure(
       throw new Error(`${prefix}: not all ${res.ok} acknowledged callbacks delivered in 300 s`);
     traffic.handedOver(APP.inbox, res, cbs.length);
     await traffic.settle();
-    settled.push((res.ok * 1000) / (Date.now() - t0));
+    billed.push((res.ok * 1000) / (Date.now() - t0));
     cpu.inbox.push(watch(cbs.length));
     delivery.push((res.ok * 1000) / deliveredMs);
     ack.push(res);
@@ -138,7 +138,7 @@ export async function measure(
     await runRaw(-1);
     await runInbox(-1);
     await runDirect(-1);
-    raw.length = ack.length = direct.length = delivery.length = settled.length = 0;
+    raw.length = ack.length = direct.length = delivery.length = billed.length = 0;
     cpu.raw.length = cpu.inbox.length = cpu.direct.length = 0;
 
     for (let r = 0; r < runs; r++) {
@@ -151,7 +151,7 @@ export async function measure(
       );
       log(
         `  run ${r + 1}/${runs}: raw ${raw[r].throughput.toFixed(0)}/s, inbox acknowledged ${ack[r].throughput.toFixed(0)}/s ` +
-          `and delivered ${delivery[r].toFixed(0)}/s (billed ${settled[r].toFixed(0)}/s), direct ${direct[r].throughput.toFixed(0)}/s, load ${loads[r].toFixed(1)}`,
+          `and delivered ${delivery[r].toFixed(0)}/s (billed ${billed[r].toFixed(0)}/s), direct ${direct[r].throughput.toFixed(0)}/s, load ${loads[r].toFixed(1)}`,
       );
     }
   } finally {
@@ -170,7 +170,7 @@ export async function measure(
     raw: spread(raw.map((r) => r.throughput)),
     ack: spread(ack.map((r) => r.throughput)),
     delivery: spread(delivery),
-    settled: spread(settled),
+    billed: spread(billed),
     direct: spread(direct.map((r) => r.throughput)),
     ackRatio: per(ack.map((r) => r.throughput)),
     deliveryRatio: per(delivery),
@@ -274,7 +274,7 @@ export function render(p: PairResult, ctx: Context): string[] {
           formatSpread(p.directP50, 1),
         ],
         ['p99 latency ms', '', formatSpread(p.ackP99, 1), '', ''],
-        ...(p.settled ? [['billed /s', '', '', formatSpread(p.settled, 0), '']] : []),
+        ...(p.billed ? [['billed /s', '', '', formatSpread(p.billed, 0), '']] : []),
       ],
     ),
     '',

@@ -59,7 +59,7 @@ const MAX_IN_FLIGHT = 500;
 
 /** The rates section 3 is taken against, from section 2 at its lower concurrency. */
 export function sustainedRates(p: PairResult): { maxRate: number; handOffRate: number } {
-  return { maxRate: (p.settled ?? p.delivery).median, handOffRate: p.delivery.median };
+  return { maxRate: (p.billed ?? p.delivery).median, handOffRate: p.delivery.median };
 }
 
 export async function measure(
@@ -84,8 +84,9 @@ export async function measure(
   const raw = fractions.map(blank);
   const commit = fractions.map(blank);
   const noFsyncWait = blank();
-  const samplesAt = (fraction: number, rate: number) =>
-    Math.max(20, Math.round(rate * seconds), fraction === 0.5 ? targetSamples : 0);
+  const rateAt = (fraction: number) => Math.max(1, maxRate * fraction);
+  const samplesAt = (fraction: number) =>
+    Math.max(20, Math.round(rateAt(fraction) * seconds), fraction === 0.5 ? targetSamples : 0);
   const record = (into: ReturnType<typeof blank>, res: LoadResult) => {
     into.achieved.push(res.throughput);
     into.p50.push(percentile(res.latenciesMs, 0.5));
@@ -95,8 +96,8 @@ export async function measure(
   try {
     for (let r = 0; r < runs; r++) {
       for (const [k, fraction] of fractions.entries()) {
-        const rate = Math.max(1, maxRate * fraction);
-        const n = samplesAt(fraction, rate);
+        const rate = rateAt(fraction);
+        const n = samplesAt(fraction);
         const runHttp = async () => {
           const cbs = traffic.block('800003', `sw-${r}-${k}`, n);
           await traffic.settle(60_000);
@@ -156,14 +157,14 @@ export async function measure(
     runs,
     points: fractions.map((fraction, k) => ({
       fraction,
-      rate: Math.max(1, maxRate * fraction),
+      rate: rateAt(fraction),
       achieved: spread(http[k].achieved),
       p50: spread(http[k].p50),
       p99: spread(http[k].p99),
       non2xx: http[k].non2xx,
       raw: { p50: spread(raw[k].p50), p99: spread(raw[k].p99) },
       commit: { p50: spread(commit[k].p50), p99: spread(commit[k].p99) },
-      samples: samplesAt(fraction, Math.max(1, maxRate * fraction)),
+      samples: samplesAt(fraction),
       ...(fraction === 0.5 && noFsyncWait.p99.length > 0
         ? { commitNoFsyncWait: { p50: spread(noFsyncWait.p50), p99: spread(noFsyncWait.p99) } }
         : {}),

@@ -216,7 +216,7 @@ export class InboxRelay {
         await this.idle(this.sweepIntervalMs, true);
         continue;
       }
-      const untilSweepMs = this.lastClaimAt + this.sweepIntervalMs - Date.now();
+      const untilSweepMs = this.untilSweepMs();
       if (!this.kicked && untilSweepMs > 0) {
         await this.idle(untilSweepMs, true);
         continue;
@@ -481,8 +481,12 @@ export class InboxRelay {
 
   /** Wakes the loop waiting for a kick or a free slot, when it has a claim to make. */
   private wakeIfKickable(): void {
-    if (this.wakeOnKick && (this.kicked || Date.now() >= this.lastClaimAt + this.sweepIntervalMs))
-      this.wake?.();
+    if (this.wakeOnKick && (this.kicked || this.untilSweepMs() <= 0)) this.wake?.();
+  }
+
+  /** The sweep claims sweepIntervalMs after the last claim started. */
+  private untilSweepMs(): number {
+    return this.lastClaimAt + this.sweepIntervalMs - Date.now();
   }
 }
 
