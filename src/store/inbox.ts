@@ -206,6 +206,17 @@ const RECORD_SQL = `
       AS seen
   FROM bind b`;
 
+/**
+ * The relay's bookkeeping (claims, completions, hand-backs) commits without waiting for the WAL
+ * fsync: only the record statement's commit earns a 200. One of these lost in a database crash
+ * (the last wal_writer_delay of them, never a record committed after them: WAL is flushed in
+ * order) leaves an entry pending with its lease run out, and it is delivered once more, which a
+ * lifecycle already takes as a repeat. Waiting for the disk here would double the fsyncs the
+ * server asks for per callback, and the acknowledgements queue behind them. `set_config(…, true)`
+ * sets it for this statement's own transaction (the commit reads it).
+ */
+const ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true) AS async_commit)";
+
 // $1 how many tasks, $2 owner, $3 lease ms, $4 only this workflow (or null), $5 entries per task.
 const CLAIM_SQL = `
   WITH heads AS (
@@ -229,7 +240,7 @@ const CLAIM_SQL = `
   ), claimed AS (
     UPDATE callback_inbox c
     SET lease_owner = $2, lease_until = now() + $3::integer * interval '1 millisecond', attempts = attempts + 1
-    FROM batch WHERE c.id = batch.id
+    FROM batch, ${ASYNC_COMMIT} a WHERE c.id = batch.id
     RETURNING c.*
   )
   SELECT ${ENTRY_COLUMNS} FROM claimed ORDER BY workflow_id, sequence, id`;
@@ -238,7 +249,7 @@ const COMPLETE_SQL = `
   UPDATE callback_inbox c
   SET status = 'delivered', delivered_at = now(), outcome = d.outcome, run_id = d.run_id, error = NULL,
       lease_owner = NULL, lease_until = NULL
-  FROM jsonb_to_recordset($1::jsonb) AS d(id bigint, outcome text, run_id text)
+  FROM jsonb_to_recordset($1::jsonb) AS d(id bigint, outcome text, run_id text), ${ASYNC_COMMIT} a
   WHERE c.id = d.id AND c.status <> 'rejected'
   RETURNING c.id::text AS id, ${isoSql('c.received_at')} AS received_at,
     -- Entries of the task still pending besides this batch's (the statement's snapshot still sees
@@ -251,6 +262,7 @@ const COMPLETE_SQL = `
 const RELEASE_SQL = `
   UPDATE callback_inbox
   SET lease_owner = NULL, lease_until = now() + $3::integer * interval '1 millisecond', error = COALESCE($4, error)
+  FROM ${ASYNC_COMMIT} a
   WHERE id = ANY (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND lease_owner = $2 AND status = 'pending'`;
 
 const REJECT_SQL = `

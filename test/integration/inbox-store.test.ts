@@ -6,7 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
-import { openDatabase, type Database, type RecordInput } from '../../src/store';
+import { Client } from 'pg';
+import { openDatabase, SqlCallbackInbox, type Database, type RecordInput } from '../../src/store';
 import { lifecycleWorkflowId, type CallbackSignalPayload } from '../../workflows/definitions';
 import { createTestDatabase } from '../../tools/postgres/test-database';
 import { embeddedBackend, postgresBackend } from '../helpers/store-backends';
@@ -329,6 +330,54 @@ describe('callback inbox (PostgreSQL): several replicas claiming one backlog', (
       expect((await pools[0].inbox.stats()).pending).toBe(0);
     } finally {
       await Promise.all(pools.map((db) => db.close()));
+      await testDb.drop();
+    }
+  });
+});
+
+describe('callback inbox (PostgreSQL): which commits wait for the WAL fsync', () => {
+  // Each statement runs inside a transaction of the test's own, so the setting it leaves for its
+  // transaction's commit can be read back before the rollback.
+  it('the record waits for it (it earns the 200); claims, completions and hand-backs do not', async () => {
+    const testDb = await createTestDatabase();
+    const db = await openDatabase({ databaseUrl: testDb.url, dataDir: '/unused' });
+    const client = new Client({ connectionString: testDb.url });
+    await client.connect();
+    const inTransaction = async (step: (inbox: SqlCallbackInbox) => Promise<unknown>): Promise<string> => {
+      await client.query('BEGIN');
+      try {
+        await step(
+          new SqlCallbackInbox({
+            query: async <T>(text: string, params?: unknown[]) => ({
+              rows: (await client.query(text, params)).rows as T[],
+            }),
+          }),
+        );
+        const { rows } = await client.query<{ s: string }>(
+          "SELECT current_setting('synchronous_commit') AS s",
+        );
+        return rows[0].s;
+      } finally {
+        await client.query('ROLLBACK');
+      }
+    };
+    try {
+      const p = payload(`sync-${randomUUID()}`);
+      const { id } = (await db.inbox.record(input(p))) as { id: string };
+      expect(await inTransaction((inbox) => inbox.record(input(payload(`sync-${randomUUID()}`))))).toBe('on');
+      expect(await inTransaction((inbox) => inbox.claim('r1', { tasks: 10, leaseMs: 60_000 }))).toBe('off');
+      expect(await inTransaction((inbox) => inbox.complete([{ id, outcome: 'accepted' }]))).toBe('off');
+      expect(await inTransaction((inbox) => inbox.release('r1', [id], 0, null))).toBe('off');
+      // And they still do their work: claimed, handed back, then delivered.
+      expect((await db.inbox.claim('r1', { tasks: 10, leaseMs: 60_000 })).map((e) => e.id)).toContain(id);
+      await db.inbox.release('r1', [id], 0, 'probe');
+      expect((await db.inbox.get(id))?.leaseUntil).not.toBeNull();
+      const [done] = await db.inbox.complete([{ id, outcome: 'accepted' }]);
+      expect(done.id).toBe(id);
+      expect((await db.inbox.get(id))?.status).toBe('delivered');
+    } finally {
+      await client.end();
+      await db.close();
       await testDb.drop();
     }
   });
