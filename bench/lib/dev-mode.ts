@@ -1,8 +1,8 @@
 /**
  * `npm run dev` and what its throughput depends on: the same load against variants that each change
  * one thing, measured in one run:
- *  - `dev`            src/main/dev.ts as shipped: one process (PGlite + worker + HTTP server with its
- *                     inbox in PGlite), the dev server persisting to a SQLite file in WAL mode
+ *  - `dev`            src/main/dev.ts as shipped: one process (worker + HTTP server with its inbox in
+ *                     PGlite, on its own thread), the dev server persisting to a SQLite file in WAL mode
  *                     (DEV_SERVER_SQLITE_PRAGMAS);
  *  - `dev (direct hand-off)` the same one process with the HTTP server handing callbacks to
  *                     Temporal before answering (no inbox: dev-direct.ts), the dev mode before the inbox;
@@ -256,7 +256,7 @@ export async function devModeInvestigation(
   const devVariants: [string, string, Record<string, string>, string][] = [
     [
       'dev',
-      `\`npm run dev\` as shipped: one process (PGlite + worker + HTTP with its inbox in PGlite), SQLite-file dev server in WAL mode (${shippedPragmas})`,
+      `\`npm run dev\` as shipped: one process (worker + HTTP with its inbox in PGlite, on its own thread), SQLite-file dev server in WAL mode (${shippedPragmas})`,
       {},
       dev,
     ],

@@ -132,7 +132,8 @@ export function findings(d: DevSection): string[] {
         `\`synchronous=NORMAL\` (${(rawFile.throughput / rawOld.throughput).toFixed(1)}× the throughput), against ` +
         `${at(rawMem)} for the in-memory dev server; the one-process dev mode gets ${at(devOld)} and ${at(dev)} ` +
         `(${(dev.throughput / devOld.throughput).toFixed(1)}×). Splitting the one process into three gives ` +
-        `${at(split)}. PGlite runs its WASM on the main thread of the one dev process (event-loop delay p99 ` +
+        `${at(split)}. PGlite runs on a thread of its own (src/store/pglite-thread-sql.ts; before 2026-12-03 on the ` +
+        `main thread, which it kept busy more than half the time under load); the main thread's event-loop delay p99 ` +
         `${dev.eventLoopDelayP99?.toFixed(0)} ms, max ${dev.eventLoopDelayMax?.toFixed(0)} ms` +
         (pg
           ? `, vs ${pg.eventLoopDelayP99?.toFixed(0)} / ${pg.eventLoopDelayMax?.toFixed(0)} ms with PostgreSQL, ` +

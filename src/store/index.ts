@@ -14,7 +14,8 @@ import { runMigrations } from './migrations';
 import { MemoryNonceStore, PostgresNonceStore, type NonceStoreOptions } from './nonces';
 import { SqlCallbackInbox, type CallbackInbox } from './inbox';
 import { SqlActiveTaskRegistry } from './registry';
-import { loadPGlite, localError, PGliteSql, PoolSql, redactDatabaseUrl, type SqlClient } from './sql';
+import { PGliteThreadSql } from './pglite-thread-sql';
+import { localError, PoolSql, redactDatabaseUrl, type SqlClient } from './sql';
 import type { ActiveTaskRegistry, AlertLog, BillingLedger, Database, NonceStore } from './types';
 
 export type {
@@ -39,7 +40,8 @@ export type {
 } from './types';
 export { MIGRATIONS, runMigrations, type Migration, type MigrationResult } from './migrations';
 export { MemoryNonceStore, PostgresNonceStore, type NonceStoreOptions } from './nonces';
-export { PGliteSql, PoolSql, redactDatabaseUrl, type SqlClient, type SqlTx } from './sql';
+export { PGliteThreadSql } from './pglite-thread-sql';
+export { PoolSql, redactDatabaseUrl, type SqlClient, type SqlTx } from './sql';
 export { SqlAlertLog } from './alerts';
 export { SqlBillingLedger } from './ledger';
 export { SqlActiveTaskRegistry } from './registry';
@@ -160,10 +162,9 @@ async function openEmbedded(dataDir: string, logger: Logger | undefined): Promis
   fs.mkdirSync(dir, { recursive: true });
   const unlock = acquireDirLock(path.resolve(dataDir, 'pglite.lock'), describe);
   try {
-    const { PGlite } = loadPGlite();
-    const db = await PGlite.create(dir);
+    const sql = await PGliteThreadSql.open(dir, unlock);
     logger?.info({ dataDir: dir }, 'embedded database opened');
-    return new PGliteSql(db, unlock);
+    return sql;
   } catch (err) {
     unlock();
     throw new Error(`cannot open ${describe}: ${describeError(err)}`, { cause: err });

@@ -1,14 +1,13 @@
 /**
- * The `Sql` surface over node-postgres (`pg.Pool`) and over PGlite (embedded Postgres in WASM),
- * plus what the stores need beyond `query`: multi-statement scripts and transactions.
+ * The `Sql` surface over node-postgres (`pg.Pool`), plus what the stores need beyond `query`:
+ * multi-statement scripts and transactions. PGlite (embedded Postgres in WASM) has the same surface
+ * on a thread of its own (pglite-thread-sql.ts).
  *
- * Portability rules the stores follow (the two drivers parse result values differently, and under
- * Jest PGlite lives in another JS realm, see `loadPGlite`): every non-text column is selected as
+ * Portability rules the stores follow (the two drivers parse result values differently, and
+ * PGlite's rows arrive as structured clones from its thread): every non-text column is selected as
  * text (`::text`, `to_char` for timestamps, `json`/`jsonb` as text) and converted in JS; every
  * parameter is a string, a number or null (JSON is passed as text and cast with `::jsonb`).
  */
-import Module from 'node:module';
-import type { PGlite } from '@electric-sql/pglite';
 import type { Pool, PoolClient } from 'pg';
 import type { QueryOptions, Sql } from './types';
 
@@ -97,97 +96,8 @@ function clientTx(client: PoolClient): SqlTx {
   };
 }
 
-/**
- * PGlite: one connection. PGlite itself serializes work on it: `query`/`exec` wait while a
- * `transaction` holds the connection, so statements of concurrent callers never interleave with an
- * open transaction. Errors are re-created in this realm (see `loadPGlite`) with their Postgres
- * fields (`code`, `detail`, `constraint`, …) kept.
- */
-export class PGliteSql implements SqlClient {
-  readonly kind = 'embedded' as const;
-  #closed = false;
-
-  constructor(
-    readonly db: PGlite,
-    private readonly onClose?: () => void,
-  ) {}
-
-  async query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }> {
-    try {
-      const result = await this.db.query<T>(text, params);
-      return { rows: result.rows };
-    } catch (err) {
-      throw localError(err);
-    }
-  }
-
-  async exec(script: string): Promise<void> {
-    try {
-      await this.db.exec(script);
-    } catch (err) {
-      throw localError(err);
-    }
-  }
-
-  async transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
-    try {
-      return await this.db.transaction(async (tx) =>
-        fn({
-          async query<R = Record<string, unknown>>(text: string, params?: unknown[]) {
-            const result = await tx.query<R>(text, params);
-            return { rows: result.rows };
-          },
-          async exec(script: string) {
-            await tx.exec(script);
-          },
-        }),
-      );
-    } catch (err) {
-      throw localError(err);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    try {
-      await this.db.close();
-    } finally {
-      this.onClose?.();
-    }
-  }
-}
-
-type PGliteModule = typeof import('@electric-sql/pglite');
-type HostModuleLoader = (request: string, parent: unknown, isMain: boolean) => unknown;
-
-let pgliteModule: PGliteModule | undefined;
-
-/**
- * Loads PGlite lazily (a process that uses PostgreSQL never loads the WASM bundle).
- *
- * PGlite 0.5 ships a CommonJS build, but that build itself calls `import()` for Node built-ins
- * (`fs/promises`, `node:module`, …) while starting. Plain Node and `tsx` handle that. Inside
- * Jest's VM sandbox (CommonJS through @swc/jest, no `--experimental-vm-modules`) every dynamic
- * `import()` evaluated by sandboxed code fails with ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING_FLAG,
- * and `new Function('s', 'return import(s)')` or `createRequire` do not escape it (Jest replaces
- * `createRequire`). So the module is loaded by Node's own CommonJS loader (`Module._load`, which
- * Jest's `node:module` copies unchanged from the host), outside the sandbox. Outside Jest this is
- * exactly what `require` does. Consequence under Jest only: PGlite's objects (Dates, Errors,
- * parsed JSON) come from the host realm, so `instanceof Date`/`instanceof Error` are false for
- * them; the stores select text and `PGliteSql` re-creates errors, so nothing of that leaks here.
- */
-export function loadPGlite(): PGliteModule {
-  if (pgliteModule) return pgliteModule;
-  const load = (Module as unknown as { _load?: HostModuleLoader })._load;
-  const resolved = require.resolve('@electric-sql/pglite');
-  pgliteModule = (
-    typeof load === 'function' ? load(resolved, null, false) : Module.createRequire(__filename)(resolved)
-  ) as PGliteModule;
-  return pgliteModule;
-}
-
-const ERROR_FIELDS = [
+/** The Postgres fields an error keeps when it is re-created (`localError`). */
+export const ERROR_FIELDS = [
   'code',
   'severity',
   'detail',
@@ -202,7 +112,7 @@ const ERROR_FIELDS = [
   'routine',
 ] as const;
 
-/** An Error of this realm carrying the Postgres fields of `err` (which may come from another realm). */
+/** An Error carrying the Postgres fields of `err` (a plain object from PGlite's thread, say). */
 export function localError(err: unknown): Error {
   if (err instanceof Error) return err;
   if (typeof err !== 'object' || err === null) return new Error(String(err));
