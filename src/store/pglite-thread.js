@@ -49,6 +49,9 @@ function begin(id) {
   });
 }
 
+/** What a transaction ended by the caller is rolled back with (not an error to report). */
+const ROLLBACK = new Error('rolled back by the caller');
+
 async function end(id, commit) {
   const open = transactions.get(id);
   if (!open) throw new Error(`embedded database: transaction ${id} is not open`);
@@ -62,8 +65,6 @@ async function end(id, commit) {
     transactions.delete(id);
   }
 }
-
-const ROLLBACK = new Error('rolled back by the caller');
 
 async function run(msg) {
   switch (msg.op) {
