@@ -13,13 +13,13 @@ import { locateTemporalCli } from '../../tools/temporal-cli';
 import { startDevServer } from '../../tools/temporal-dev-server';
 
 async function main(): Promise<void> {
-  const dataDir = resolve(process.env.DATA_DIR ?? '.data');
   const config = loadDevConfig(process.env);
+  const dataDir = resolve(config.dataDir);
   const logger = createLogger({ level: config.logLevel, base: { service: 'dev-direct' } });
   const devServer = await startDevServer({
     cliPath: await locateTemporalCli(),
-    port: Number(process.env.TEMPORAL_DEV_PORT),
-    uiPort: Number(process.env.TEMPORAL_DEV_UI_PORT),
+    port: config.temporalDevPort,
+    uiPort: config.temporalDevUiPort,
     dbFilename: join(dataDir, 'temporal.db'),
     logger: (line) => logger.debug({ component: 'temporal' }, line),
   });

@@ -108,6 +108,9 @@ export interface DevConfig extends Omit<ServerConfig, 'role'>, Omit<WorkerConfig
   generatedCallbackSecret: string | null;
   /** The admin token `dev` generated because ADMIN_TOKEN was unset (print it); null otherwise. */
   generatedAdminToken: string | null;
+  /** The embedded Temporal dev server's gRPC and UI ports. */
+  temporalDevPort: number;
+  temporalDevUiPort: number;
 }
 
 export type AnyConfig = ServerConfig | WorkerConfig | DevConfig;
@@ -239,18 +242,21 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
  */
 export function loadDevConfig(
   env: Env,
-  opts: { generateSecret?: () => string; generateAdminToken?: () => string } = {},
+  opts: {
+    generateSecret?: (dataDir: string) => string;
+    generateAdminToken?: (dataDir: string) => string;
+  } = {},
 ): DevConfig {
   const v = parse('dev', env, (x) => [...skewProblems(x), ...adminProblems(x), ...zegoApiProblems(x)]);
   const server = serverOf(v);
   let generatedCallbackSecret: string | null = null;
   if (server.callbackSecrets.length === 0) {
-    generatedCallbackSecret = (opts.generateSecret ?? (() => randomBytes(24).toString('base64url')))();
+    generatedCallbackSecret = (opts.generateSecret ?? randomSecret)(v.DATA_DIR);
     server.callbackSecrets = [generatedCallbackSecret];
   }
   let generatedAdminToken: string | null = null;
   if (server.adminTokens.length === 0) {
-    generatedAdminToken = (opts.generateAdminToken ?? (() => randomBytes(24).toString('base64url')))();
+    generatedAdminToken = (opts.generateAdminToken ?? randomSecret)(v.DATA_DIR);
     server.adminTokens = [generatedAdminToken];
   }
   return {
@@ -261,7 +267,13 @@ export function loadDevConfig(
     ...workerOf(v),
     generatedCallbackSecret,
     generatedAdminToken,
+    temporalDevPort: v.TEMPORAL_DEV_PORT,
+    temporalDevUiPort: v.TEMPORAL_DEV_UI_PORT,
   };
+}
+
+function randomSecret(): string {
+  return randomBytes(24).toString('base64url');
 }
 
 export function loadConfig(env: Env, role: 'server'): ServerConfig;

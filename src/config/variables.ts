@@ -263,15 +263,13 @@ export const VARIABLES = {
   },
   TEMPORAL_DEV_PORT: {
     roles: ['dev'],
-    default: '`7233`',
+    ...integer(7233, 1, 65535, 'a TCP port (1–65535)'),
     doc: "The embedded Temporal dev server's gRPC port.",
-    readBy: 'src/main/dev.ts',
   },
   TEMPORAL_DEV_UI_PORT: {
     roles: ['dev'],
-    default: '`8233`',
+    ...integer(8233, 1, 65535, 'a TCP port (1–65535)'),
     doc: "The embedded Temporal dev server's UI port.",
-    readBy: 'src/main/dev.ts',
   },
   TEMPORAL_CLI_PATH: {
     roles: ['dev'],

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, loadDevConfig, variablesSet } from '../config';
+import { loadDevConfig, variablesSet } from '../config';
 import { createLogger } from '../logger';
 import { startTracing } from '../telemetry';
 import { locateTemporalCli } from '../../tools/temporal-cli';
@@ -13,19 +13,10 @@ import { startDevServer } from '../../tools/temporal-dev-server';
 import { startHttpService, startWorkerService } from './services';
 import { configOrExit, fatal, onShutdownSignal } from './startup';
 
-function portVariable(name: string, fallback: number): number {
-  const raw = process.env[name]?.trim();
-  if (!raw) return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new ConfigError([{ variable: name, message: `"${raw}" is not a TCP port (1-65535)` }]);
-  }
-  return port;
-}
-
 /** A generated secret is kept under DATA_DIR so a restart keeps accepting the same credentials. */
-function persistedSecret(dataDir: string, name: string): () => string {
-  return () => {
+function persistedSecret(name: string): (dataDir: string) => string {
+  return (dataDir) => {
+    mkdirSync(dataDir, { recursive: true });
     const file = join(dataDir, name);
     if (existsSync(file)) return readFileSync(file, 'utf8').trim();
     const secret = randomBytes(24).toString('base64url');
@@ -35,24 +26,22 @@ function persistedSecret(dataDir: string, name: string): () => string {
 }
 
 async function main(): Promise<void> {
-  const dataDir = resolve(process.env.DATA_DIR?.trim() || './.data');
-  mkdirSync(dataDir, { recursive: true });
   const config = configOrExit(() =>
     loadDevConfig(process.env, {
-      generateSecret: persistedSecret(dataDir, 'callback-secret'),
-      generateAdminToken: persistedSecret(dataDir, 'admin-token'),
+      generateSecret: persistedSecret('callback-secret'),
+      generateAdminToken: persistedSecret('admin-token'),
     }),
   );
-  const temporalPort = configOrExit(() => portVariable('TEMPORAL_DEV_PORT', 7233));
-  const uiPort = configOrExit(() => portVariable('TEMPORAL_DEV_UI_PORT', 8233));
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
   const logger = createLogger({ level: config.logLevel, base: { service: 'dev' } });
   const tracing = configOrExit(() => startTracing('zego-transcode-dev', process.env, { logger }));
 
   const cliPath = await locateTemporalCli({ logger: (line) => logger.info(line) });
   const devServer = await startDevServer({
     cliPath,
-    port: temporalPort,
-    uiPort,
+    port: config.temporalDevPort,
+    uiPort: config.temporalDevUiPort,
     dbFilename: join(dataDir, 'temporal.db'),
     logger: (line) => logger.debug({ component: 'temporal' }, line),
   });

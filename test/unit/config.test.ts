@@ -150,6 +150,21 @@ describe('config defaults', () => {
     expect(c.billing.unknownResolutionTier).toBe('hd');
   });
 
+  it('dev: the embedded dev server ports, and the data directory handed to the generators', () => {
+    const seen: string[] = [];
+    const c = loadDevConfig(
+      { DATA_DIR: ' /var/lib/zego ', TEMPORAL_DEV_PORT: '17233' },
+      {
+        generateSecret: (dir) => (seen.push(dir), 'secret'),
+        generateAdminToken: (dir) => (seen.push(dir), 'token'.repeat(4)),
+      },
+    );
+    expect(seen).toEqual(['/var/lib/zego', '/var/lib/zego']);
+    expect(c.temporalDevPort).toBe(17233);
+    expect(c.temporalDevUiPort).toBe(8233);
+    expect(loadDevConfig({}).temporalDevPort).toBe(7233);
+  });
+
   it('dev: the default generator makes a fresh random secret each time', () => {
     const a = loadDevConfig({}).generatedCallbackSecret;
     const b = loadDevConfig({}).generatedCallbackSecret;
@@ -376,6 +391,9 @@ describe('bad values: one line naming the variable', () => {
     ['SEQUENCE_GAP_GRACE', 'a minute', loadServerConfig],
     ['WORKER_MAX_CACHED_WORKFLOWS', '0', loadWorkerConfig],
     ['WORKER_MAX_CACHED_WORKFLOWS', 'many', loadDevConfig],
+    ['TEMPORAL_DEV_PORT', '0', loadDevConfig],
+    ['TEMPORAL_DEV_PORT', '7233x', loadDevConfig],
+    ['TEMPORAL_DEV_UI_PORT', '65536', loadDevConfig],
   ];
 
   it.each(cases)('%s=%j', (variable, value, load) => {
