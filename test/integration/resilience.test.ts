@@ -3,8 +3,6 @@
  * accepted once it is back) and a worker SIGKILLed mid-lifecycle (billing still exactly once).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { freePort } from '../../tools/process/ports';
 import { loadServerConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -14,8 +12,7 @@ import { lifecycleWorkflowId } from '../../workflows/definitions';
 import { ledgerRows, startTestService, uniqueTask, zegoTime, type TestService } from '../helpers/service';
 import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal';
-
-const ROOT = path.resolve(__dirname, '../..');
+import { killWorker, spawnWorker, type Child } from '../helpers/worker-process';
 
 describe('Temporal unreachable', () => {
   let temporal: TestTemporal | undefined;
@@ -142,54 +139,22 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 
 describe('worker killed and restarted mid-lifecycle', () => {
   let svc: TestService;
-  const workers: ChildProcess[] = [];
+  const workers: Child[] = [];
 
   beforeAll(async () => {
     svc = await startTestService({ database: 'postgres', withoutWorker: true });
   });
   afterAll(async () => {
-    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    await Promise.all(workers.map(killWorker));
     await svc?.stop();
   });
 
-  /** `npm run worker`'s entry point as its own process, ready once it logs "worker started". */
   let metricsAddress = '';
-  async function spawnWorker(): Promise<ChildProcess> {
+  async function startWorker(): Promise<Child> {
     metricsAddress = `127.0.0.1:${await freePort()}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main/worker.ts')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        ...svc.env,
-        WORKER_METRICS_ADDRESS: metricsAddress,
-        LOG_LEVEL: 'info',
-        WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = await spawnWorker({ ...svc.env, WORKER_METRICS_ADDRESS: metricsAddress });
     workers.push(child);
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 90_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('worker started')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${output}`)));
-    });
     return child;
-  }
-
-  function kill(child: ChildProcess): Promise<void> {
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
   }
 
   it('bills exactly once when the worker dies between start and stop, and right after the stop', async () => {
@@ -197,19 +162,19 @@ describe('worker killed and restarted mid-lifecycle', () => {
     const second = uniqueTask('crash');
     const now = Number(zegoTime());
 
-    let worker = await spawnWorker();
+    let worker = await startWorker();
     await svc.post(
       transcodeStart({ Appid: first.appId, TaskId: first.taskId, Timestamp: String(now - 300) }),
     );
     await svc.waitForTask(first.appId, first.taskId, (d) => d.status === 'running');
-    await kill(worker);
+    await killWorker(worker);
     // Accepted while no worker runs: Temporal holds it durably.
     const stop = await svc.post(
       transcodeStop({ Appid: first.appId, TaskId: first.taskId, Sequence: 1, Timestamp: String(now) }),
     );
     expect(stop.status).toBe(200);
 
-    worker = await spawnWorker();
+    worker = await startWorker();
     const doc = await svc.waitForTask(
       first.appId,
       first.taskId,
@@ -235,8 +200,8 @@ describe('worker killed and restarted mid-lifecycle', () => {
         (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finalizeBilling',
       );
     }, 60_000);
-    await kill(worker);
-    await spawnWorker();
+    await killWorker(worker);
+    await startWorker();
     const doc2 = await svc.waitForTask(
       second.appId,
       second.taskId,

@@ -9,7 +9,6 @@
  */
 import { pollUntil } from '../../tools/process/poll';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChildProcess } from 'node:child_process';
 import { Client } from 'pg';
 import { Worker } from '@temporalio/worker';
 import { ZegoApiClient } from '../../src/zego/api-client';
@@ -24,7 +23,7 @@ import {
   type TestService,
 } from '../helpers/service';
 import { transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
-import { killWorker, spawnWorker } from '../helpers/worker-process';
+import { killWorker, spawnWorker, type Child } from '../helpers/worker-process';
 
 const FHD_OUTPUT = { StreamId: 'out', Width: 1920, Height: 1080 };
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
@@ -428,7 +427,7 @@ describe('a stale task stopped through ZEGO’s API whose stop callback comes la
 
 describe('a worker killed in the middle of the amendment', () => {
   let svc: TestService;
-  const workers: ChildProcess[] = [];
+  const workers: Child[] = [];
 
   beforeAll(async () => {
     svc = await startTestService({ database: 'postgres', withoutWorker: true });
