@@ -73,7 +73,8 @@ export async function startPopulation(
     return Number((await pool.query(sql, params)).rows[0].n);
   };
   const registeredSql = 'SELECT count(*)::int AS n FROM active_tasks WHERE app_id = $1';
-  const start = () => stack.startWorker(queue, opts.env ?? {}, { bundle: opts.bundle });
+  // Compiled, as shipped: what the worker holds, not what tsx adds to it.
+  const start = () => stack.startWorker(queue, opts.env ?? {}, { bundle: opts.bundle, compiled: true });
   let worker = await start();
   const startedWith = workerStartedWith(worker);
   log(

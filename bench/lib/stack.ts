@@ -18,6 +18,7 @@ import { startDevServer, type DevServer } from '../../tools/temporal-dev-server'
 import { TemporalLifecycleGateway } from '../../src/temporal/lifecycle-gateway';
 import { ensureSearchAttributes } from '../../src/temporal/search-attributes';
 import { bundleLifecycleWorkflows } from '../../src/temporal/worker';
+import { compiledWorkerEntry } from './compiled-service';
 import { readCallback } from '../../src/zego/callback';
 import type { CallbackSignalPayload } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
@@ -59,12 +60,13 @@ export interface Stack {
    * `root`: run the worker from another checkout (a patched copy, to measure a proposed fix);
    * `bundle`: `plain` (default, tracing off, as shipped) or `tracing`: the tracing bundle, with
    * tracing on, exporting OTLP to the bench's own collector, which discards what it gets
-   * (`traceExports`).
+   * (`traceExports`); `compiled`: this checkout compiled, run with plain node as the Dockerfile
+   * runs it (compiled-service.ts), not with tsx.
    */
   startWorker(
     taskQueue: string,
     env?: Record<string, string>,
-    opts?: { root?: string; bundle?: 'plain' | 'tracing' },
+    opts?: { root?: string; bundle?: 'plain' | 'tracing'; compiled?: boolean },
   ): Promise<Child>;
   /** What the tracing workers exported to the bench's collector so far. */
   traceExports(): { requests: number; bytes: number };
@@ -158,6 +160,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     database,
     pool,
     async startWorker(taskQueue, env = {}, opts = {}) {
+      if (opts.compiled && opts.root) throw new Error('a compiled worker runs from this checkout only');
       // Tracing on (src/telemetry.ts: an OTLP endpoint alone selects the otlp exporter).
       const bundleEnv: Record<string, string> =
         opts.bundle === 'tracing'
@@ -169,7 +172,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
       const child = await spawnWorker(
         baseEnv(taskQueue, { ...bundleEnv, ...env }),
         path.join(dir, `worker-${taskQueue}.log`),
-        { root: opts.root },
+        { root: opts.root, ...(opts.compiled ? { entry: await compiledWorkerEntry() } : {}) },
       );
       children.push(child);
       return child;

@@ -24,6 +24,8 @@ export interface MemoryResults {
   /** Start callbacks in flight while the populations were started. */
   concurrency: number;
   rssSamples: number;
+  /** The workers ran compiled (`node <outDir>/src/main/worker.js`); absent in runs from before: tsx. */
+  compiledWorker?: boolean;
 }
 
 /** `onShipped`: what else runs on the shipped population before it is stopped (section 4). */
@@ -83,6 +85,7 @@ export async function measure(
     traceExports,
     concurrency: CONCURRENCY,
     rssSamples: RSS_SAMPLES,
+    compiledWorker: true,
   };
 }
 
@@ -148,7 +151,12 @@ export function render(m: MemoryResults): string[] {
       "worker logged it) sets the size of the workflow cache, which was the SDK's default. Before and after are " +
       'measured in this same run.',
     '',
-    'Each measurement: a fresh worker process (and server) on its own task queue; lifecycles started through ' +
+    'Each measurement: a fresh worker process (and server) on its own task queue' +
+      (m.compiledWorker
+        ? ' (the worker compiled by `tsc -p tsconfig.build.json` and run with plain node, as the Dockerfile runs ' +
+          "`node dist/src/main/worker.js`; under tsx its RSS would also hold tsx's loader thread and transpile cache)"
+        : ' (the worker run from source with tsx)') +
+      '; lifecycles started through ' +
       `\`POST /zego/callback\` (one start callback each, no stop, ${m.concurrency} in flight) until the worker has ` +
       `registered all of them; then the RSS of the worker process alone, from /proc, sampled ${m.rssSamples} times a ` +
       'second apart. The cache and tracing columns are what the worker logged at start.',

@@ -1,6 +1,7 @@
 /**
  * The service's own entry points (src/main/worker.ts, src/main/server.ts, src/main/dev.ts) as child
- * processes, for the chaos test and the benchmarks: started with `node --import tsx`, their output
+ * processes, for the chaos test and the benchmarks: started with `node --import tsx` (or plain `node`
+ * for a compiled `.js` entry, as the Dockerfile runs them), their output
  * appended to a log file (never piped through the parent, so a chatty child costs the parent
  * nothing), ready once a line of that log matches, stopped or SIGKILLed by pid (their memory and
  * CPU time: proc-stats.ts).
@@ -14,7 +15,10 @@ import { pollUntil } from './poll';
 export const ROOT = findProjectRoot(__dirname);
 
 export interface SpawnOptions {
-  /** Entry point relative to the repository root, e.g. `src/main/worker.ts`. */
+  /**
+   * Entry point relative to the repository root, e.g. `src/main/worker.ts` (run with tsx), or a
+   * compiled `.js` one (run with plain node: no tsx loader thread or transpile cache in its memory).
+   */
   entry: string;
   env: Record<string, string | undefined>;
   /** Where stdout and stderr go (appended). */
@@ -47,16 +51,20 @@ export interface Child {
   exited: Promise<void>;
 }
 
-/** Starts `entry` with tsx and waits until it is ready; throws with its log tail if it exits or times out. */
+/** Starts `entry` (tsx for `.ts`) and waits until it is ready; throws with its log tail if it exits or times out. */
 export async function spawnChild(opts: SpawnOptions): Promise<Child> {
-  const name = opts.name ?? path.basename(opts.entry, '.ts');
+  const name = opts.name ?? path.basename(opts.entry, path.extname(opts.entry));
   const offset = existsSync(opts.logFile) ? statSync(opts.logFile).size : 0;
   const fd = openSync(opts.logFile, 'a');
   let child: ChildProcess;
   try {
     child = spawn(
       process.execPath,
-      ['--import', 'tsx', ...(opts.nodeArgs ?? []), path.join(opts.root ?? ROOT, opts.entry)],
+      [
+        ...(opts.entry.endsWith('.js') ? [] : ['--import', 'tsx']),
+        ...(opts.nodeArgs ?? []),
+        path.join(opts.root ?? ROOT, opts.entry),
+      ],
       { cwd: opts.root ?? ROOT, env: cleanEnv(opts.env), stdio: ['ignore', fd, fd] },
     );
   } finally {
