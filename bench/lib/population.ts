@@ -13,7 +13,7 @@ import { memoryOf } from '../../tools/process/proc-stats';
 import type { Child } from '../../tools/process/service-children';
 import type { BenchEnv } from './bench-env';
 import { closedLoop, HttpPoster } from './load';
-import { CONCURRENCY, RSS_SAMPLES } from './run-context';
+import { CONCURRENCY, RSS_SAMPLES, RSS_SETTLE_SECONDS } from './run-context';
 import { startCallbacks } from './stack';
 import { spread, type Spread } from './stats';
 
@@ -29,6 +29,8 @@ export interface MemoryRun {
   running: number;
   baselineRss: number;
   rss: Spread;
+  /** The same samples RSS_SETTLE_SECONDS after the last registration, the worker idle (absent in older runs). */
+  settledRss?: Spread;
   peakRss: number;
   startRate: number;
   registerSeconds: number;
@@ -56,8 +58,8 @@ export async function startPopulation(
     appId: string;
     population: number;
     bundle: 'plain' | 'tracing';
-    /** The worker's extra environment (e.g. WORKER_MAX_CACHED_WORKFLOWS). */
-    env?: Record<string, string>;
+    /** The worker's extra environment (e.g. WORKER_MAX_CACHED_WORKFLOWS); undefined leaves a variable out. */
+    env?: Record<string, string | undefined>;
     /** Restart a worker that dies (the population is needed afterwards). */
     restart: boolean;
   },
@@ -131,7 +133,9 @@ export async function startPopulation(
     const running = (
       await stack.client.workflow.count(`TaskQueue = '${queue}' AND ExecutionStatus = 'Running'`)
     ).count;
+    const registeredAt = Date.now();
     const rss: number[] = [];
+    const settledRss: number[] = [];
     let peakRss = 0;
     if (crashed) {
       // The figures of the worker that crashed, not of its replacement.
@@ -143,6 +147,19 @@ export async function startPopulation(
         rss.push(memoryOf(worker.pid).rss);
       }
       peakRss = memoryOf(worker.pid).peakRss;
+      // A worker that dies meanwhile leaves no settled figure (a replacement is not the same worker).
+      const sampled = worker;
+      const alive = () => sampled === worker && sampled.alive();
+      await sleep(Math.max(0, registeredAt + RSS_SETTLE_SECONDS * 1000 - Date.now()));
+      for (let i = 0; i < RSS_SAMPLES && alive(); i++) {
+        if (i) await sleep(1_000);
+        try {
+          settledRss.push(memoryOf(sampled.pid).rss);
+        } catch {
+          break; // exited between the check and the read
+        }
+      }
+      if (!alive() || settledRss.length < RSS_SAMPLES) settledRss.length = 0;
     }
     const memory: MemoryRun = {
       bundle: opts.bundle,
@@ -152,6 +169,7 @@ export async function startPopulation(
       running,
       baselineRss,
       rss: spread(rss),
+      ...(settledRss.length ? { settledRss: spread(settledRss) } : {}),
       peakRss,
       crash: crashed,
       startRate: res.throughput,
@@ -160,7 +178,10 @@ export async function startPopulation(
     log(
       crashed
         ? `  worker crashed at RSS ${(crashed.rssBefore / 2 ** 20).toFixed(0)} MiB`
-        : `  worker RSS ${(memory.rss.median / 2 ** 20).toFixed(0)} MiB holding ${running} running lifecycles`,
+        : `  worker RSS ${(memory.rss.median / 2 ** 20).toFixed(0)} MiB holding ${running} running lifecycles` +
+            (memory.settledRss
+              ? `, ${(memory.settledRss.median / 2 ** 20).toFixed(0)} MiB ${RSS_SETTLE_SECONDS} s later`
+              : ''),
     );
     return { queue, appId, nowSeconds, poster, pool, memory, count, close };
   } catch (err) {

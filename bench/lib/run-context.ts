@@ -10,6 +10,13 @@ export const CONCURRENCY = 20;
 export const SATURATING_CONCURRENCY = 100;
 /** Section 5: RSS samples of a worker holding its population, a second apart. */
 export const RSS_SAMPLES = 5;
+/**
+ * Section 5: the RSS samples again this long after the last registration, the worker idle. V8
+ * returns the garbage of the registrations (its memory reducer) within about a minute, so this is
+ * what the worker keeps holding its population; the samples right after registration also hold
+ * that garbage, and swing with how fast the starts came.
+ */
+export const RSS_SETTLE_SECONDS = 60;
 
 export function sizesFor(quick: boolean) {
   return quick
