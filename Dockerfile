@@ -27,6 +27,10 @@ RUN npm run build
 # ---- runtime: production dependencies and dist/ only, as the unprivileged `node` user ----------
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
+# Two glibc malloc arenas, not up to eight per core: each of the worker's threads (V8's, libuv's, the
+# Temporal core's) otherwise keeps the memory it freed in an arena of its own. bench/RESULTS.md §5
+# measures the worker with and without it in one run; the benchmarks read the value from here.
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 # @temporalio/core-bridge ships its native library for every platform (~30 MB each): keep this one.

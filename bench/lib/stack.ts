@@ -24,6 +24,7 @@ import type { CallbackSignalPayload } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from '../../tools/postgres/test-database';
 import { encodeCallback, transcodeStart, transcodeStop } from '../../tools/callbacks/signed-callback';
 import { serviceEnv, spawnServer, spawnWorker, type Child } from '../../tools/process/service-children';
+import { imageEnv } from './image-env';
 
 export const BENCH_SECRET = 'bench-callback-secret';
 /** The service's workflows plus benchTrivial (section 4's baseline). */
@@ -65,7 +66,8 @@ export interface Stack {
    */
   startWorker(
     taskQueue: string,
-    env?: Record<string, string>,
+    /** Extra environment; a variable set to undefined is left out (e.g. one the image sets). */
+    env?: Record<string, string | undefined>,
     opts?: { root?: string; bundle?: 'plain' | 'tracing'; compiled?: boolean },
   ): Promise<Child>;
   /** What the tracing workers exported to the bench's collector so far. */
@@ -137,7 +139,9 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     log(`OTLP collector (discards spans) at ${collector.url}`);
     return collector.url;
   };
-  const baseEnv = (taskQueue: string, env: Record<string, string>) => ({
+  // The server's and the worker's processes run with what the image sets for them (the Dockerfile).
+  const mallocArenaMax = imageEnv('MALLOC_ARENA_MAX');
+  const baseEnv = (taskQueue: string, env: Record<string, string | undefined>) => ({
     ...serviceEnv({
       temporalAddress: temporal.address,
       dir,
@@ -147,6 +151,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
       databaseUrl: testDb?.url,
     }),
     ...SERVICE_ENV,
+    ...(mallocArenaMax ? { MALLOC_ARENA_MAX: mallocArenaMax } : {}),
     ...env,
   });
   const stack: Stack = {

@@ -1,14 +1,16 @@
 /**
  * 5. Memory: the worker's RSS (a child process) holding running lifecycles: as shipped (plain
- * bundle, WORKER_MAX_CACHED_WORKFLOWS unset) and before (the SDK's default cache), and a tracing
- * worker (tracing bundle, tracing on). The shipped population also serves section 4.
+ * bundle, WORKER_MAX_CACHED_WORKFLOWS unset, the image's MALLOC_ARENA_MAX), before (the SDK's
+ * default cache; glibc's default arenas), and a tracing worker (tracing bundle, tracing on). The
+ * shipped population also serves section 4.
  */
 import type { BenchEnv } from '../lib/bench-env';
 import { count, duration, kib, mb, met, mib, table, type SummaryRow } from '../lib/markdown';
 import { sdkDefaultCache, startPopulation, type MemoryRun, type Population } from '../lib/population';
-import { CONCURRENCY, RSS_SAMPLES } from '../lib/run-context';
+import { CONCURRENCY, RSS_SAMPLES, RSS_SETTLE_SECONDS } from '../lib/run-context';
 import { formatSpread, spread } from '../lib/stats';
 import { TARGETS } from '../lib/targets';
+import { imageEnv } from '../lib/image-env';
 
 export interface MemoryResults {
   /** After: the worker as shipped (plain bundle, tracing off, WORKER_MAX_CACHED_WORKFLOWS unset). */
@@ -17,6 +19,13 @@ export interface MemoryResults {
   sdkDefault: MemoryRun;
   /** A tracing worker: the tracing bundle, tracing on, WORKER_MAX_CACHED_WORKFLOWS unset. */
   tracing: MemoryRun;
+  /**
+   * The worker as shipped but without the image's MALLOC_ARENA_MAX (glibc's default arenas); absent
+   * in runs from before the image set it.
+   */
+  defaultArenas?: MemoryRun;
+  /** MALLOC_ARENA_MAX as the Dockerfile sets it, which every other worker here ran with. */
+  mallocArenaMax?: string;
   /** The SDK's default maxCachedWorkflows for a worker process here, and the V8 heap limit it comes from. */
   sdkDefaultCache: { cacheSize: number; heapLimitMiB: number };
   /** What the tracing worker exported to the bench's OTLP collector (which discards it). */
@@ -24,6 +33,8 @@ export interface MemoryResults {
   /** Start callbacks in flight while the populations were started. */
   concurrency: number;
   rssSamples: number;
+  /** The settled samples came this long after the last registration; absent in runs from before. */
+  rssSettleSeconds?: number;
   /** The workers ran compiled (`node <outDir>/src/main/worker.js`); absent in runs from before: tsx. */
   compiledWorker?: boolean;
 }
@@ -77,14 +88,31 @@ export async function measure(
     bundle: 'plain',
     env: { WORKER_MAX_CACHED_WORKFLOWS: String(sdkCache.cacheSize) },
   });
+  const mallocArenaMax = imageEnv('MALLOC_ARENA_MAX');
+  let defaultArenas: MemoryRun | undefined;
+  if (mallocArenaMax) {
+    log(
+      `5d. before: the worker as shipped but with glibc's default malloc arenas (the image sets ` +
+        `MALLOC_ARENA_MAX=${mallocArenaMax}), ${sizes.memory.n} running lifecycles`,
+    );
+    defaultArenas = await populate({
+      queue: 'bench-default-arenas',
+      appId: '800600',
+      population: sizes.memory.n,
+      bundle: 'plain',
+      env: { MALLOC_ARENA_MAX: undefined },
+    });
+  }
   return {
     shipped,
     sdkDefault,
     tracing,
+    ...(defaultArenas ? { defaultArenas, mallocArenaMax } : {}),
     sdkDefaultCache: sdkCache,
     traceExports,
     concurrency: CONCURRENCY,
     rssSamples: RSS_SAMPLES,
+    rssSettleSeconds: RSS_SETTLE_SECONDS,
     compiledWorker: true,
   };
 }
@@ -111,12 +139,32 @@ export function summary(m: MemoryResults): SummaryRow[] {
       target,
       met(within(after)),
     ],
+    ...(after.settledRss && m.rssSettleSeconds
+      ? [
+          [
+            `the same worker ${m.rssSettleSeconds} s after its last registration, idle (reported beside the judged figure above)`,
+            mib(after.settledRss.median),
+            target,
+            '',
+          ] as SummaryRow,
+        ]
+      : []),
     [
       `before: the same with the SDK's default cache (${count(before.cacheSize)}), ${count(before.running)} running lifecycles`,
       rssText(before),
       target,
       met(within(before)),
     ],
+    ...(m.defaultArenas
+      ? [
+          [
+            `before: the same as shipped with glibc's default malloc arenas (no MALLOC_ARENA_MAX=${m.mallocArenaMax}), ${count(m.defaultArenas.running)} running lifecycles`,
+            rssText(m.defaultArenas),
+            target,
+            met(within(m.defaultArenas)),
+          ] as SummaryRow,
+        ]
+      : []),
     [
       `tracing worker (tracing bundle, cache ${count(tracing.cacheSize)}), ${count(tracing.running)} running lifecycles`,
       `${rssText(tracing)}, ${kib(perCached(tracing))} KiB per cached lifecycle`,
@@ -128,9 +176,13 @@ export function summary(m: MemoryResults): SummaryRow[] {
 
 /** How long the two big populations took to start and register (they dominate a full run). */
 export function populationTimes(m: MemoryResults): string {
+  const big = [m.shipped, m.sdkDefault, ...(m.defaultArenas ? [m.defaultArenas] : [])];
   return (
-    ` Section 5's two populations of ${count(m.shipped.lifecycles)} running lifecycles (after and ` +
-    `before) took ${duration(m.shipped.registerSeconds)} and ${duration(m.sdkDefault.registerSeconds)} ` +
+    ` Section 5's ${big.length === 2 ? 'two' : 'three'} populations of ${count(m.shipped.lifecycles)} running ` +
+    `lifecycles (after and before) took ${big
+      .map((w) => duration(w.registerSeconds))
+      .join(', ')
+      .replace(/, ([^,]*)$/, ' and $1')} ` +
     'of it to start and register; they dominate the full run.'
   );
 }
@@ -139,6 +191,7 @@ export function render(m: MemoryResults): string[] {
   const rows: [string, MemoryRun][] = [
     ['after: as shipped', m.shipped],
     ["before: the SDK's default cache", m.sdkDefault],
+    ...(m.defaultArenas ? [["before: glibc's default arenas", m.defaultArenas] as [string, MemoryRun]] : []),
     ['tracing on', m.tracing],
   ];
   return [
@@ -159,9 +212,24 @@ export function render(m: MemoryResults): string[] {
       '; lifecycles started through ' +
       `\`POST /zego/callback\` (one start callback each, no stop, ${m.concurrency} in flight) until the worker has ` +
       `registered all of them; then the RSS of the worker process alone, from /proc, sampled ${m.rssSamples} times a ` +
-      'second apart. The cache and tracing columns are what the worker logged at start.',
+      'second apart' +
+      (m.rssSettleSeconds
+        ? `, and the same ${m.rssSettleSeconds} s after the last registration, the worker idle (by then V8 has ` +
+          'returned most of the garbage the registrations left; the samples right after them also hold it, and swing ' +
+          'with how fast the starts came). The target is judged on the first samples: a memory limit has to hold them'
+        : '') +
+      '. The cache and tracing columns are what the worker logged at start.',
     '',
-    `- **after: as shipped**: the workflow bundle without the interceptors, tracing off, \`WORKER_MAX_CACHED_WORKFLOWS\` unset.`,
+    `- **after: as shipped**: the workflow bundle without the interceptors, tracing off, \`WORKER_MAX_CACHED_WORKFLOWS\` unset` +
+      (m.mallocArenaMax
+        ? `, \`MALLOC_ARENA_MAX=${m.mallocArenaMax}\` as the Dockerfile sets it (so do the other rows but one).`
+        : '.'),
+    ...(m.defaultArenas
+      ? [
+          "- **before: glibc's default arenas**: the worker as shipped without `MALLOC_ARENA_MAX` (glibc then " +
+            'makes up to eight malloc arenas per core, and each thread keeps what it freed in its own).',
+        ]
+      : []),
     `- **before: the SDK's default cache**: the same worker with \`WORKER_MAX_CACHED_WORKFLOWS=${m.sdkDefaultCache.cacheSize}\`, ` +
       'what the SDK picks when none is given, from the V8 heap limit of a worker process here ' +
       `(${m.sdkDefaultCache.heapLimitMiB.toFixed(0)} MiB → max(⌊(heap − 200) × 600 / 1024⌋, 10)): the cache the worker had before. ` +
@@ -180,6 +248,7 @@ export function render(m: MemoryResults): string[] {
         'registered after',
         'idle RSS',
         'RSS holding them',
+        ...(m.rssSettleSeconds ? [`${m.rssSettleSeconds} s later, idle`] : []),
         'peak RSS',
         'KiB per cached lifecycle',
       ],
@@ -194,6 +263,9 @@ export function render(m: MemoryResults): string[] {
         w.crash
           ? `${mib(w.crash.rssBefore)} before it crashed`
           : formatSpread(spread(w.rss.runs.map((x) => x / 2 ** 20)), 0, ' MiB'),
+        ...(m.rssSettleSeconds
+          ? [w.settledRss ? formatSpread(spread(w.settledRss.runs.map((x) => x / 2 ** 20)), 0, ' MiB') : '—']
+          : []),
         mib(w.peakRss),
         `${kib(perCached(w))} (${count(cachedOf(w))} cached)`,
       ]),
@@ -224,7 +296,19 @@ export function findings(m: MemoryResults): string[] {
   const cacheForTarget = (w: MemoryRun) =>
     count(Math.max(0, Math.floor((TARGETS.workerRssBytes - w.baselineRss) / perCached(w) / 10) * 10));
   const perTracing = perCached(tracing);
+  const arenas = m.defaultArenas;
+  const settled = (w: MemoryRun) => (w.settledRss ? `, ${mib(w.settledRss.median)} a minute later` : '');
   return [
+    ...(arenas
+      ? [
+          `- **glibc's malloc arenas (the image sets \`MALLOC_ARENA_MAX=${m.mallocArenaMax}\`).** The same population, ` +
+            `the same worker: with glibc's default arenas ${rssText(arenas)} right after the registrations` +
+            `${settled(arenas)} (peak ${mib(arenas.peakRss)}); with ${m.mallocArenaMax} arenas ${rssText(after)}` +
+            `${settled(after)} (peak ${mib(after.peakRss)}): ${(rssOf(arenas) / rssOf(after)).toFixed(2)}× as much ` +
+            'without it. What the arenas hold is memory the worker freed and glibc kept; V8 heaps are not in it. ' +
+            `End to end (section 4) ran on the shipped worker, with ${m.mallocArenaMax} arenas.`,
+        ]
+      : []),
     `- **Worker memory as shipped (${rssText(after)} holding ${count(after.running)} running lifecycles, target ` +
       `≤ ${limit} ${within(after) ? 'met' : 'missed'}).** The workflow interceptors are now only in a tracing worker's ` +
       `bundle, and \`WORKER_MAX_CACHED_WORKFLOWS\` (default ${count(after.cacheSize)}) caps the workflow cache, which ` +
@@ -233,7 +317,14 @@ export function findings(m: MemoryResults): string[] {
       `cached), after ${rssText(after)} (${kib(perAfter)} KiB per cached lifecycle, ${count(cachedOf(after))} cached), ` +
       `${(rssOf(before) / rssOf(after)).toFixed(1)}× less. The RSS grows with the cache, not with the number of ` +
       'running lifecycles (evicted ones are replayed from their short history when their next callback arrives); ' +
-      `by a linear estimate from the before row a cache of about ${cacheForTarget(before)} would keep the worker under ${limit}.`,
+      `by a linear estimate from the before row a cache of about ${cacheForTarget(before)} would keep the worker under ${limit}.` +
+      (after.settledRss && m.rssSettleSeconds
+        ? ` ${m.rssSettleSeconds} s after its last registration, idle, the same worker held ` +
+          `${mib(after.settledRss.median)} (peak ${mib(after.peakRss)})` +
+          (after.settledRss.median < after.rss.median * 0.95
+            ? ': the rest of the first figure was garbage of the registrations that V8 had not returned yet.'
+            : ', about as much as right after them.')
+        : ''),
     `- **A tracing worker (${tracing.crash ? `crashed after ${count(tracing.crash.registered)} registered lifecycles` : `survived ${count(tracing.running)} running lifecycles`}, ` +
       `${mib(rssOf(tracing))}).** With tracing on it loads the tracing bundle, which carries the OpenTelemetry ` +
       `workflow interceptors: ${kib(perTracing)} KiB per cached lifecycle, ${(perTracing / perAfter).toFixed(1)}× the ` +
