@@ -1,11 +1,12 @@
 /**
- * Billing finalization: computes a lifecycle's charge and writes it to the ledger exactly once; a
- * stale lifecycle's row is amended once more when the task's own stop arrives.
+ * Billing finalization: computes a lifecycle's charge and writes it to the ledger exactly once; the
+ * row is amended when a stale task's own stop arrives, or an earlier-signed original of a billed
+ * callback (each reason once).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { computeBilling, type BillingSegment } from '../src/zego/billing';
 import type { BillingResult } from '../src/zego/billing-types';
-import type { BillingRecord } from '../src/store/types';
+import type { AmendmentReason, BillingRecord } from '../src/store/types';
 import { NonRetryableErrorType } from '../workflows/errors';
 import type { ActivityDeps } from './deps';
 
@@ -24,9 +25,25 @@ export interface FinalizeBillingInput {
   endMs: number | null;
 }
 
+/** A finalized bill, recomputed to the lifecycle's facts as they are now. */
+export interface AmendBillingInput {
+  lifecycleId: string;
+  /** Each reason amends a lifecycle once; a retry with the same one finds it done. */
+  reason: AmendmentReason;
+  /** ISO time the bill now starts (the start's Timestamp); the row's started_at is kept when absent. */
+  startedAt?: string;
+  /** ISO time the bill now ends: the row's new stopped_at. */
+  stoppedAt: string;
+  segments: BillingSegment[];
+  /** Epoch ms the billed period now ends. */
+  endMs: number;
+}
+
 /** A stale lifecycle's bill, recomputed to the task's own stop. */
 export interface AmendStaleBillingInput {
   lifecycleId: string;
+  /** ISO time of the start (its Timestamp); absent in workflows scheduled before it was sent. */
+  startedAt?: string;
   /** ISO time of the stop (its Timestamp): the row's new stopped_at. */
   stoppedAt: string;
   /** Every segment of the lifecycle, those opened by updates after the stale deadline too. */
@@ -34,6 +51,18 @@ export interface AmendStaleBillingInput {
   /** Epoch ms of the stop's Timestamp: the billed period's new end. */
   endMs: number;
 }
+
+// Log lines operators may match on: the stale ones keep the wording they had before other reasons.
+const amendmentLog = {
+  staleStop: {
+    amended: 'stale billing amended to the task’s own stop',
+    already_amended: 'stale billing already amended',
+  },
+  earlierTimestamp: {
+    amended: 'billing amended to earlier-signed originals',
+    already_amended: 'billing already amended to earlier-signed originals',
+  },
+} as const;
 
 const ZERO: BillingResult = {
   billableSeconds: 0,
@@ -122,14 +151,15 @@ export function createBillingActivities(
   }
 
   /**
-   * Replaces a finalized stale bill with the bill to the task's own stop, once: a retry, after a
-   * crash or a lost reply, finds the amendment done and returns the stored record unchanged.
+   * Replaces a finalized bill with the one computed from the input, once per reason: a retry,
+   * after a crash or a lost reply, finds the amendment done and returns the stored record unchanged.
    */
-  async function amendStaleBilling(input: AmendStaleBillingInput): Promise<BillingRecord> {
+  async function amendBilling(input: AmendBillingInput): Promise<BillingRecord> {
     const result = compute({ ...input, billable: true });
     const outcome = await db.ledger.amend({
       lifecycleId: input.lifecycleId,
-      reason: 'stale_stop',
+      reason: input.reason,
+      ...(input.startedAt !== undefined ? { startedAt: input.startedAt } : {}),
       stoppedAt: input.stoppedAt,
       billableSeconds: result.billableSeconds,
       billableMinutes: result.billableMinutes,
@@ -148,6 +178,8 @@ export function createBillingActivities(
         lifecycleId: stored.lifecycleId,
         appId: stored.appId,
         taskId: stored.taskId,
+        reason: input.reason,
+        startedAt: stored.startedAt,
         stoppedAt: stored.stoppedAt,
         billableSeconds: stored.billableSeconds,
         billableMinutes: stored.billableMinutes,
@@ -156,14 +188,17 @@ export function createBillingActivities(
         lines: stored.lines,
         revision: stored.revision,
       },
-      outcome.kind === 'amended'
-        ? 'stale billing amended to the task’s own stop'
-        : 'stale billing already amended',
+      amendmentLog[input.reason === 'stale_stop' ? 'staleStop' : 'earlierTimestamp'][outcome.kind],
     );
     return stored;
   }
 
-  return { finalizeBilling, amendStaleBilling };
+  /** A stale bill replaced by the bill to the task's own stop (workflows scheduled it by this name). */
+  async function amendStaleBilling(input: AmendStaleBillingInput): Promise<BillingRecord> {
+    return amendBilling({ ...input, reason: 'stale_stop' });
+  }
+
+  return { finalizeBilling, amendBilling, amendStaleBilling };
 }
 
 function errorMessage(err: unknown): string {

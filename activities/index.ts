@@ -18,7 +18,7 @@ import { createStaleActivities } from './stale';
 /** The lifecycle's own activities: what the workflow calls by name. */
 export function createActivities(deps: ActivityDeps) {
   const { registerActiveTask, cleanupTask } = createCleanupActivities(deps);
-  const { finalizeBilling, amendStaleBilling } = createBillingActivities(deps);
+  const { finalizeBilling, amendBilling, amendStaleBilling } = createBillingActivities(deps);
   const { recordAlert, resolveAlert, deliverAlert } = createAlertActivities(deps);
   const { stopStaleTask } = createStaleActivities(deps);
   const specs = (deps.followUps ?? []).map(specOf);
@@ -30,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     registerActiveTask,
     cleanupTask,
     finalizeBilling,
+    amendBilling,
     amendStaleBilling,
     recordAlert,
     resolveAlert,

@@ -7,14 +7,16 @@
  * nothing; every caller then reads the stored record back the same way, so all callers get the
  * same record. Money and seconds are NUMERIC (exact decimals), read back as text.
  *
- * A finalized row may later be amended (a stale task's own stop moves its end): `amend` replaces
- * its stop time, totals and lines in one transaction that also writes an audit row of the replaced
+ * A finalized row may later be amended (a stale task's own stop moves its end; an earlier-signed
+ * original of a billed callback moves its start or end): `amend` replaces its start and stop times,
+ * totals and lines in one transaction that also writes an audit row of the replaced
  * values to `billing_amendments` and bumps `revision`. The row lock (`FOR UPDATE`) serializes
  * amendments of one lifecycle, and UNIQUE (lifecycle_id, reason) keeps each reason to one
  * amendment: a repeat, concurrent or retried, finds it done and returns the stored record.
  */
 import type { BillingLine } from '../zego/billing-types';
 import type {
+  AmendmentReason,
   AmendOutcome,
   BillingAmendment,
   BillingLedger,
@@ -62,15 +64,16 @@ const AMEND_STEPS = {
   lock: `SELECT status, revision::text AS revision FROM billing_ledger WHERE lifecycle_id = $1 FOR UPDATE`,
   done: `SELECT 1 FROM billing_amendments WHERE lifecycle_id = $1 AND reason = $2`,
   audit: `
-    INSERT INTO billing_amendments (lifecycle_id, revision, reason, previous_stopped_at,
+    INSERT INTO billing_amendments (lifecycle_id, revision, reason, previous_started_at, previous_stopped_at,
                                     previous_billable_seconds, previous_billable_minutes,
                                     previous_total_cost, previous_lines)
-    SELECT lifecycle_id, revision + 1, $2, stopped_at, billable_seconds, billable_minutes, total_cost,
-           (${LINES_JSON_SQL})
+    SELECT lifecycle_id, revision + 1, $2, started_at, stopped_at, billable_seconds, billable_minutes,
+           total_cost, (${LINES_JSON_SQL})
     FROM billing_ledger WHERE lifecycle_id = $1`,
   update: `
     UPDATE billing_ledger SET stopped_at = $2::timestamptz, billable_seconds = $3::numeric,
-           billable_minutes = $4::bigint, total_cost = $5::numeric, revision = revision + 1, amended_at = now()
+           billable_minutes = $4::bigint, total_cost = $5::numeric, revision = revision + 1, amended_at = now(),
+           started_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE started_at END
     WHERE lifecycle_id = $1`,
   deleteLines: `DELETE FROM billing_lines WHERE lifecycle_id = $1`,
   insertLines: `
@@ -83,13 +86,16 @@ const AMEND_STEPS = {
 
 const AMENDMENTS_SQL = `
   SELECT lifecycle_id, revision::text AS revision, reason, ${isoSql('amended_at')} AS amended_at,
+         ${isoSql('previous_started_at')} AS previous_started_at,
          ${isoSql('previous_stopped_at')} AS previous_stopped_at,
          previous_billable_seconds::text AS previous_billable_seconds,
          previous_billable_minutes::text AS previous_billable_minutes,
          previous_total_cost::text AS previous_total_cost, previous_lines::text AS previous_lines
   FROM billing_amendments WHERE lifecycle_id = $1 ORDER BY revision`;
 
-const AMENDMENT_REASONS = new Set(['stale_stop']);
+const isAmendmentReason = (reason: unknown): reason is AmendmentReason =>
+  reason === 'stale_stop' ||
+  (typeof reason === 'string' && /^earlier_timestamp:[1-9][0-9]{0,5}$/.test(reason));
 
 interface LedgerRow {
   lifecycle_id: string;
@@ -115,6 +121,7 @@ interface AmendmentRow {
   revision: string;
   reason: string;
   amended_at: string;
+  previous_started_at: string | null;
   previous_stopped_at: string | null;
   previous_billable_seconds: string;
   previous_billable_minutes: string;
@@ -140,12 +147,15 @@ export class SqlBillingLedger implements BillingLedger {
     if (typeof a.lifecycleId !== 'string' || !a.lifecycleId) {
       throw new TypeError('billing amendment lifecycleId must not be empty');
     }
-    if (!AMENDMENT_REASONS.has(a.reason)) throw new TypeError(`unknown billing amendment reason ${a.reason}`);
+    if (!isAmendmentReason(a.reason))
+      throw new TypeError(`unknown billing amendment reason ${String(a.reason)}`);
     const values = [
       timestampParam(a.stoppedAt, 'stoppedAt'),
       numericParam(a.billableSeconds, 'billableSeconds'),
       integerParam(a.billableMinutes, 'billableMinutes'),
       numericParam(a.totalCost, 'totalCost'),
+      a.startedAt !== undefined,
+      a.startedAt === undefined ? null : timestampParam(a.startedAt, 'startedAt'),
     ];
     const lines = JSON.stringify(lineParams(a.lines));
     const outcome = await this.sql.transaction(async (tx) => {
@@ -175,6 +185,7 @@ export class SqlBillingLedger implements BillingLedger {
       reason: row.reason as StoredAmendment['reason'],
       amendedAt: row.amended_at,
       previous: {
+        startedAt: row.previous_started_at,
         stoppedAt: row.previous_stopped_at,
         billableSeconds: toNumber(row.previous_billable_seconds),
         billableMinutes: toNumber(row.previous_billable_minutes),

@@ -208,6 +208,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'billing_amendments_started_at',
+    sql: `
+      -- An earlier-signed original of a callback (ZEGO re-signs some retries) may move a billed
+      -- start, not only the stop: the audit row keeps the start it replaced too (null in rows
+      -- written before, whose amendments never moved it).
+      ALTER TABLE billing_amendments ADD COLUMN previous_started_at timestamptz;
+    `,
+  },
 ];
 
 export interface MigrationResult {

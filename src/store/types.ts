@@ -47,13 +47,20 @@ export interface BillingRecord extends BillingResult {
 /** What `finalize` writes: the stored record without what the database fills in. */
 export type NewBillingRecord = Omit<BillingRecord, 'finalizedAt' | 'revision' | 'amendedAt'>;
 
-/** Why a ledger row was amended; each reason applies at most once per lifecycle. */
-export type AmendmentReason = 'stale_stop';
+/**
+ * Why a ledger row was amended; each reason applies at most once per lifecycle:
+ * - `stale_stop`: a stale task's own stop ended its bill;
+ * - `earlier_timestamp:<n>`: the lifecycle's n-th amendment to earlier-signed originals of
+ *   callbacks it had billed from re-signed copies (the workflow counts them).
+ */
+export type AmendmentReason = 'stale_stop' | `earlier_timestamp:${number}`;
 
 /** The new values of an amended ledger row (everything else stays as finalized). */
 export interface BillingAmendment {
   lifecycleId: string;
   reason: AmendmentReason;
+  /** The row's new started_at; left as it is when absent. */
+  startedAt?: string | null;
   stoppedAt: string | null;
   billableSeconds: number;
   billableMinutes: number;
@@ -68,7 +75,10 @@ export interface StoredAmendment {
   revision: number;
   reason: AmendmentReason;
   amendedAt: string;
-  previous: Pick<BillingRecord, 'stoppedAt' | 'billableSeconds' | 'billableMinutes' | 'lines' | 'totalCost'>;
+  previous: Pick<
+    BillingRecord,
+    'startedAt' | 'stoppedAt' | 'billableSeconds' | 'billableMinutes' | 'lines' | 'totalCost'
+  >;
 }
 
 export type AmendOutcome =

@@ -411,6 +411,7 @@ describe.each(backends)('lifecycle activities on %s', (_name, open) => {
           revision: 2,
           reason: 'stale_stop',
           previous: {
+            startedAt: stale.startedAt,
             stoppedAt: stale.stoppedAt,
             billableSeconds: 1200,
             billableMinutes: 20,
@@ -466,6 +467,60 @@ describe.each(backends)('lifecycle activities on %s', (_name, open) => {
         status: 'not_billable',
         revision: 1,
       });
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------
+  describe('amendBilling', () => {
+    it('recomputes the bill to an earlier start, once per numbered reason, moving started_at', async () => {
+      // Billed from a re-signed start copy 61 s late (539 s: 9 HD minutes); the original says START_MS.
+      const finalize = billingInput({
+        startedAt: new Date(START_MS + 61_000).toISOString(),
+        segments: [{ fromMs: START_MS + 61_000, outputs: [HD_OUTPUT] }],
+      });
+      const { finalizeBilling, amendBilling, lines } = activities();
+      const billed = await finalizeBilling(finalize);
+      expect(billed).toMatchObject({
+        billableSeconds: 539,
+        billableMinutes: 9,
+        totalCost: 0.225,
+        revision: 1,
+      });
+
+      const amend = {
+        lifecycleId: finalize.lifecycleId,
+        reason: 'earlier_timestamp:1' as const,
+        startedAt: new Date(START_MS).toISOString(),
+        stoppedAt: finalize.stoppedAt!,
+        segments: [{ fromMs: START_MS, outputs: [HD_OUTPUT] }],
+        endMs: finalize.endMs!,
+      };
+      const amended = await amendBilling(amend);
+      expect(amended).toEqual({
+        ...billed,
+        startedAt: amend.startedAt,
+        billableSeconds: 600,
+        billableMinutes: 10,
+        lines: [{ tier: 'hd', seconds: 600, minutes: 10, cost: 0.25 }],
+        totalCost: 0.25,
+        revision: 2,
+        amendedAt: expect.any(String),
+      });
+      // A retry, even with other input, finds it done.
+      const env = activityEnv({ activityType: 'amendBilling', attempt: 2 });
+      expect(await env.run(amendBilling, { ...amend, endMs: amend.endMs + 60_000 })).toEqual(amended);
+      expect(await db.ledger.amendments(finalize.lifecycleId)).toEqual([
+        expect.objectContaining({
+          revision: 2,
+          reason: 'earlier_timestamp:1',
+          previous: expect.objectContaining({ startedAt: finalize.startedAt, billableMinutes: 9 }),
+        }),
+      ]);
+      expect(lines.filter((l) => l.lifecycleId === finalize.lifecycleId).map((l) => l.msg)).toEqual([
+        'billing finalized',
+        'billing amended to earlier-signed originals',
+        'billing already amended to earlier-signed originals',
+      ]);
     });
   });
 

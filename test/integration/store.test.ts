@@ -319,6 +319,7 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
           reason: 'stale_stop',
           amendedAt: expect.stringMatching(ISO_MS),
           previous: {
+            startedAt: finalized.startedAt,
             stoppedAt: finalized.stoppedAt,
             billableSeconds: finalized.billableSeconds,
             billableMinutes: finalized.billableMinutes,
@@ -359,10 +360,80 @@ describe.each([postgresBackend(), embeddedBackend()])('store on $name', (backend
       await expect(db.ledger.amend(amendment('lc-amend-bad', { totalCost: Number.NaN }))).rejects.toThrow(
         /totalCost/,
       );
-      await expect(
-        db.ledger.amend(amendment('lc-amend-bad', { reason: 'whatever' as BillingAmendment['reason'] })),
-      ).rejects.toThrow(/reason/);
+      for (const reason of [
+        'whatever',
+        'earlier_timestamp:0',
+        'earlier_timestamp:',
+        'earlier_timestamp:1x',
+      ]) {
+        await expect(
+          db.ledger.amend(amendment('lc-amend-bad', { reason: reason as BillingAmendment['reason'] })),
+        ).rejects.toThrow(/reason/);
+      }
+      await expect(db.ledger.amend(amendment('lc-amend-bad', { startedAt: 'yesterday' }))).rejects.toThrow(
+        /startedAt/,
+      );
       expect(await db.ledger.get('lc-amend-bad')).toEqual(finalized);
+    });
+
+    test('numbered reasons amend once each, moving the start when given; the audit keeps each previous row', async () => {
+      const finalized = (await db.ledger.finalize(billing('lc-amend-n'))).record;
+      const earlierStart = new Date(Date.parse(finalized.startedAt!) - 2000).toISOString();
+      const first = await db.ledger.amend(
+        amendment('lc-amend-n', {
+          reason: 'earlier_timestamp:1',
+          startedAt: earlierStart,
+          stoppedAt: finalized.stoppedAt,
+          billableSeconds: 36002,
+          billableMinutes: 601,
+        }),
+      );
+      expect(first).toMatchObject({
+        kind: 'amended',
+        record: {
+          startedAt: earlierStart,
+          stoppedAt: finalized.stoppedAt,
+          billableSeconds: 36002,
+          revision: 2,
+        },
+      });
+      // The retry of the first finds it done; the second reason amends again, keeping the start.
+      expect((await db.ledger.amend(amendment('lc-amend-n', { reason: 'earlier_timestamp:1' }))).kind).toBe(
+        'already_amended',
+      );
+      const second = await db.ledger.amend(
+        amendment('lc-amend-n', {
+          reason: 'earlier_timestamp:2',
+          billableSeconds: 36003,
+          billableMinutes: 601,
+        }),
+      );
+      expect(second).toMatchObject({
+        kind: 'amended',
+        record: {
+          startedAt: earlierStart,
+          stoppedAt: '2023-11-15T08:00:00.000Z',
+          billableSeconds: 36003,
+          revision: 3,
+        },
+      });
+      expect(
+        (await db.ledger.amendments('lc-amend-n')).map((a) => [a.revision, a.reason, a.previous]),
+      ).toEqual([
+        [
+          2,
+          'earlier_timestamp:1',
+          expect.objectContaining({
+            startedAt: finalized.startedAt,
+            billableSeconds: finalized.billableSeconds,
+          }),
+        ],
+        [
+          3,
+          'earlier_timestamp:2',
+          expect.objectContaining({ startedAt: earlierStart, billableSeconds: 36002 }),
+        ],
+      ]);
     });
 
     test('an amendment that fails part-way (a crash mid-transaction) leaves no trace; the retry amends', async () => {
