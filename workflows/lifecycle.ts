@@ -123,6 +123,12 @@ const local = proxyLocalActivities<LifecycleActivities>({ startToCloseTimeout: '
 export const STALE_OWN_STOP_PATCH = 'stale-own-stop';
 /** An activity that failed for good raises `activity_failed` (before: logged only). */
 export const ACTIVITY_FAILED_PATCH = 'activity-failed-alert';
+/**
+ * An earlier-signed original of a billed callback, arriving after the outcome, amends the bill
+ * (before: history only, the bill kept the re-signed copy's later Timestamp). Asked only when such
+ * an original arrives, so other lifecycles' histories carry no marker.
+ */
+export const EARLIER_ORIGINAL_PATCH = 'earlier-original-amends-bill';
 
 type BillingRecord = Awaited<ReturnType<LifecycleActivities['finalizeBilling']>>;
 
@@ -167,8 +173,9 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
   };
 
   setHandler(stateQuery, () => toDocument(state, workflowInfo().runId, false));
+  const amendsAfterOutcome = () => patched(EARLIER_ORIGINAL_PATCH);
   setHandler(callbackSignal, (payload) => {
-    if (applyCallback(state, payload, Date.now()) === 'applied') revision += 1;
+    if (applyCallback(state, payload, Date.now(), amendsAfterOutcome) === 'applied') revision += 1;
     syncVisibility();
   });
   for (const payload of input.opening ?? []) applyCallback(state, payload, Date.now());
@@ -288,6 +295,11 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
   // 4. Linger: absorb late and repeated deliveries; a newer start opens the next lifecycle.
   lingerUntilMs ??= Date.now() + settings.lingerMs;
   for (;;) {
+    // Before anything can hand the task to its next lifecycle.
+    if (state.billingToAmend) {
+      await amendToEarlierOriginals(state);
+      continue;
+    }
     if (state.nextLifecycle.length > 0) {
       await continueAsNew<typeof transcodeLifecycle>({
         appId: input.appId,
@@ -299,7 +311,10 @@ export async function transcodeLifecycle(input: LifecycleInput): Promise<Lifecyc
     if (historyIsLong()) await carryOver();
     const remaining = lingerUntilMs - Date.now();
     if (remaining <= 0) break;
-    await condition(() => state.nextLifecycle.length > 0 || historyIsLong(), remaining);
+    await condition(
+      () => state.nextLifecycle.length > 0 || state.billingToAmend === true || historyIsLong(),
+      remaining,
+    );
   }
   // Read by the HTTP server after close to tell a late duplicate from a new lifecycle.
   upsertMemo({ [MEMO_MAX_SEQUENCE]: state.maxSequence });
@@ -374,6 +389,8 @@ function billingDocument(record: BillingRecord): BillingDocument {
 }
 
 async function amendStaleBilling(state: LifecycleState): Promise<void> {
+  // This amendment is computed from every fact there is, earlier-signed originals' too.
+  state.billingToAmend = false;
   const endMs = state.stop?.ms;
   // The stale bill never landed (a non-retryable failure, logged then): there is no row to amend.
   if (state.billing.status !== 'finalized' || endMs === undefined || !Number.isFinite(endMs)) {
@@ -383,6 +400,8 @@ async function amendStaleBilling(state: LifecycleState): Promise<void> {
   try {
     const record = await act.amendStaleBilling({
       lifecycleId: state.lifecycleId,
+      // An earlier-signed original of the start may have come while it waited.
+      ...(state.start ? { startedAt: new Date(state.start.ms).toISOString() } : {}),
       stoppedAt: new Date(endMs).toISOString(),
       segments: billingSegments(state),
       endMs,
@@ -390,6 +409,38 @@ async function amendStaleBilling(state: LifecycleState): Promise<void> {
     state.billing = billingDocument(record);
   } catch (err) {
     await activityFailed(state, 'amendStaleBilling', err);
+  }
+}
+
+/**
+ * Earlier-signed originals moved facts the bill was computed from: the ledger row is amended to
+ * the facts as they are now (its start and end, every segment), under a numbered reason so that a
+ * retried amendment finds itself done. Follow-ups that already ran are not run again.
+ */
+async function amendToEarlierOriginals(state: LifecycleState): Promise<void> {
+  state.billingToAmend = false;
+  const endMs = billingEndMs(state);
+  if (state.billing.status !== 'finalized' || state.start === null || endMs === null) {
+    log.error('billing not amended to an earlier-signed original', {
+      lifecycleId: state.lifecycleId,
+      billing: state.billing.status,
+    });
+    return;
+  }
+  const n = (state.earlierTimestampAmendments ?? 0) + 1;
+  state.earlierTimestampAmendments = n;
+  try {
+    const record = await act.amendBilling({
+      lifecycleId: state.lifecycleId,
+      reason: `earlier_timestamp:${n}`,
+      startedAt: new Date(state.start.ms).toISOString(),
+      stoppedAt: new Date(endMs).toISOString(),
+      segments: billingSegments(state),
+      endMs,
+    });
+    state.billing = billingDocument(record);
+  } catch (err) {
+    await activityFailed(state, 'amendBilling', err);
   }
 }
 

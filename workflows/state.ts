@@ -75,6 +75,14 @@ export interface LifecycleState {
    * that went stale before the wait existed (they never wait).
    */
   ownStopUntilMs?: number | null;
+  /**
+   * Set when an earlier-signed original of a billed callback arrived after the outcome and moved
+   * the start, the stop or a segment: the workflow amends the bill to the facts and clears it.
+   * Absent in lifecycles begun before such originals amended bills.
+   */
+  billingToAmend?: boolean;
+  /** How many such amendments the lifecycle made (each one's ledger reason is numbered). */
+  earlierTimestampAmendments?: number;
 }
 
 export type ApplyResult = 'applied' | 'duplicate' | 'next_lifecycle';
@@ -193,17 +201,25 @@ function belongsToNextLifecycle(state: LifecycleState, cb: CallbackSignalPayload
 /**
  * Applies one delivery. Mutates and returns `state` (the workflow owns the only copy; tests pass
  * fresh objects). `nowMs` is workflow time, used only to start the orphan grace.
+ * `amendsAfterOutcome` is asked only when an earlier-signed original would move a fact the bill
+ * was already computed from: true lets it move the fact and sets `billingToAmend` (the workflow
+ * asks its patch here, so lifecycles begun before keep ignoring such originals on replay).
  */
-export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, nowMs: number): ApplyResult {
+export function applyCallback(
+  state: LifecycleState,
+  cb: CallbackSignalPayload,
+  nowMs: number,
+  amendsAfterOutcome?: () => boolean,
+): ApplyResult {
   const key = callbackKey(cb);
   const listed = state.events.find((e) => e.key === key);
   if (listed) {
     listed.deliveries += 1;
-    if (takesFacts(state)) adoptEarlierTimestamp(state, cb, listed);
+    adoptIfEarlier(state, cb, listed, amendsAfterOutcome);
     return 'duplicate';
   }
   if (hasSeen(state, cb)) {
-    if (takesFacts(state)) adoptEarlierTimestamp(state, cb, undefined);
+    adoptIfEarlier(state, cb, undefined, amendsAfterOutcome);
     return 'duplicate';
   }
   if (belongsToNextLifecycle(state, cb)) {
@@ -268,9 +284,41 @@ export function applyCallback(state: LifecycleState, cb: CallbackSignalPayload, 
 }
 
 /**
+ * A duplicate while the facts are open moves them to its Timestamp if it is earlier (see
+ * adoptEarlierTimestamp). After the outcome it does so only when it moves a billed fact and the
+ * workflow agrees: then the bill is amended to it.
+ */
+function adoptIfEarlier(
+  state: LifecycleState,
+  cb: CallbackSignalPayload,
+  listed: (EventRecord & { key: string }) | undefined,
+  amendsAfterOutcome: (() => boolean) | undefined,
+): void {
+  const amend = state.outcome !== null && movesBilledFact(state, cb) && (amendsAfterOutcome?.() ?? false);
+  if (takesFacts(state) || amend) adoptEarlierTimestamp(state, cb, listed);
+  if (amend) state.billingToAmend = true;
+}
+
+/** Whether a duplicate's earlier Timestamp would move what the bill is computed from. */
+export function movesBilledFact(state: LifecycleState, cb: CallbackSignalPayload): boolean {
+  if (state.start === null || state.outcome === 'orphaned') return false;
+  const ms = timestampToMs(cb.timestamp);
+  if (!Number.isFinite(ms)) return false;
+  if (cb.event === 'transcode_stop') {
+    // A stale bill ends at the stale deadline, not at a stop.
+    return state.outcome !== 'stale' && state.stop?.sequence === cb.sequence && ms < state.stop.ms;
+  }
+  if (!isUpdate(cb) && state.start.sequence === cb.sequence && ms < state.start.ms) return true;
+  // A segment opened by an update; one opening before the start is billed from the start anyway.
+  return state.segments.some(
+    (s) => s.sequence === cb.sequence && ms < s.fromMs && s.fromMs > (state.start as Mark).ms,
+  );
+}
+
+/**
  * A duplicate signed earlier than the copy already applied: ZEGO re-signs some retries, and when a
  * later-signed copy is delivered first, the earliest Timestamp is the moment the event happened.
- * Moves the event's start, stop or segment there (before the outcome is decided only).
+ * Moves the event's start, stop or segment there.
  */
 function adoptEarlierTimestamp(
   state: LifecycleState,

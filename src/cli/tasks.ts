@@ -57,9 +57,7 @@ export function renderTask(doc: LifecycleStateDocument): string {
   const billingSummary =
     billing.status === 'finalized'
       ? `finalized: ${billing.billableMinutes ?? 0} min, ${billing.totalCost ?? 0} ${billing.currency ?? 'CNY'}` +
-        (billing.revision
-          ? ` (amended to the stop at ${billing.amendedAt ?? '?'}, revision ${billing.revision})`
-          : '')
+        (billing.revision ? ` (amended at ${billing.amendedAt ?? '?'}, revision ${billing.revision})` : '')
       : billing.status;
   const outputs = (doc.outputs ?? [])
     .map((o) => {

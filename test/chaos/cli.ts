@@ -64,7 +64,8 @@ async function main(): Promise<number> {
     `  inbox at the end       ${result.inbox.delivered} delivered, ${result.inbox.pending} pending, ${result.inbox.rejected} rejected`,
     `  ledger rows            ${ledger.rows} for ${ledger.tasksBilled} lifecycles (double-billed: ${ledger.tasksWithMoreThanOneRow.length}, missing: ${ledger.tasksWithoutRow.length})`,
     `  billing mismatches     seconds ${ledger.secondsMismatches.length}, minutes per tier ${ledger.minutesMismatches.length}, not finalized ${ledger.notFinalized.length}`,
-    `    of which explained    ${[...ledger.secondsMismatches, ...ledger.minutesMismatches].filter((m) => m.explainedBy).length} (lifecycles with an update acknowledged after the gap grace: ${ledger.lifecyclesWithLateUpdate}; with a re-signed copy first and its original after the outcome: ${ledger.lifecyclesWithResignedCopyFirst})`,
+    `    of which explained    ${[...ledger.secondsMismatches, ...ledger.minutesMismatches].filter((m) => m.explainedBy).length} (lifecycles with an update acknowledged after the gap grace: ${ledger.lifecyclesWithLateUpdate}; with a re-signed copy first and its original after the linger: ${ledger.lifecyclesWithResignedCopyFirst})`,
+    `  amended bills          ${ledger.amendedToEarlierOriginals} to earlier-signed originals that came after the outcome`,
     `  abnormal_stop alerts   ${alerts.abnormalRecorded} of ${alerts.abnormalExpected} expected, unexpected ${alerts.unexpected.length}`,
     `  timeline (stream s: outcomes of the attempts sent then; faults at ${result.events
       .filter((e) => e.atMs >= result.streamStartMs && /SIGKILL|back on/.test(e.what))

@@ -103,6 +103,8 @@ export interface ChaosResult {
     /** Lifecycles whose arrival order the service cannot bill exactly (see arrivalAnomalies). */
     lifecyclesWithLateUpdate: number;
     lifecyclesWithResignedCopyFirst: number;
+    /** Bills amended because an earlier-signed original came after the outcome (before the linger ended). */
+    amendedToEarlierOriginals: number;
     rows: number;
     tasksBilled: number;
     tasksWithMoreThanOneRow: string[];
@@ -120,6 +122,8 @@ export interface ChaosResult {
 const SECRET = 'chaos-callback-secret';
 /** How far acknowledgement order may stray from the order Temporal recorded the signals in. */
 const ACK_ORDER_SLACK_MS = 1_000;
+/** The lifecycles' LIFECYCLE_LINGER here: an earlier-signed original amends a bill until then. */
+const CHAOS_LINGER = { env: '1m', ms: 60_000 };
 
 /**
  * CI size (jest, `npm run chaos`) and full size (`npm run chaos -- --full`). The rates stay within
@@ -211,7 +215,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       ZEGO_CALLBACK_SECRET: SECRET,
       ZEGO_CALLBACK_MAX_SKEW: '10m',
       HANDOFF_TIMEOUT: '5s',
-      LIFECYCLE_LINGER: '1m',
+      LIFECYCLE_LINGER: CHAOS_LINGER.env,
       HOST: '127.0.0.1',
       PORT: String(httpPort),
       LOG_LEVEL: 'info',
@@ -505,9 +509,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
  * ZEGO gave up on, which no service could bill):
  *  - `update after the gap grace`: an update first acknowledged more than SEQUENCE_GAP_GRACE after
  *    the stop (a stop waits that long for the Sequences missing before it, then bills);
- *  - `re-signed copy first, original after the outcome`: a redelivery signed anew (Timestamp moved
- *    1–3 s) acknowledged first, and the earlier-signed original only once the outcome was decided
- *    (before that, the lifecycle adopts the earlier Timestamp).
+ *  - `re-signed copy first, original after the linger`: a redelivery signed anew (Timestamp moved
+ *    1–3 s) acknowledged first, and the earlier-signed original only once the lifecycle may have
+ *    closed: LIFECYCLE_LINGER after the outcome was decided (until then the lifecycle adopts the
+ *    earlier Timestamp, amending a bill already finalized).
  * Acknowledgement order stands in for the order Temporal recorded the signals in; the outcome is
  * taken as decided when the start, the stop and every update were acknowledged, give or take
  * ACK_ORDER_SLACK_MS (an acknowledgement returns some time after its signal was recorded).
@@ -516,6 +521,7 @@ export function arrivalAnomalies(
   plan: Plan,
   sent: SendResult,
   gapGraceMs = DEFAULT_SEQUENCE_GAP_GRACE_MS,
+  lingerMs = CHAOS_LINGER.ms,
 ): Map<string, string[]> {
   const ackAt = (id: number) => {
     const d = sent.deliveries[id];
@@ -543,8 +549,8 @@ export function arrivalAnomalies(
     for (const g of groups.values()) {
       const winner = [...g].sort((a, b) => ackAt(a.id) - ackAt(b.id))[0];
       const originalAt = Math.min(...g.filter((cb) => cb.kind !== 'resigned').map((cb) => ackAt(cb.id)));
-      if (winner.kind === 'resigned' && originalAt > decidedAt - ACK_ORDER_SLACK_MS) {
-        reasons.push('re-signed copy first, original after the outcome');
+      if (winner.kind === 'resigned' && originalAt > decidedAt + lingerMs - ACK_ORDER_SLACK_MS) {
+        reasons.push('re-signed copy first, original after the linger');
         break;
       }
     }
@@ -574,6 +580,11 @@ async function checkLedger(
     'SELECT count(*)::int AS n FROM billing_ledger WHERE app_id = $1',
     [appId],
   );
+  const amended = await pg.query<{ n: number }>(
+    `SELECT count(DISTINCT a.lifecycle_id)::int AS n FROM billing_amendments a JOIN billing_ledger l USING (lifecycle_id)
+     WHERE l.app_id = $1 AND a.reason LIKE 'earlier_timestamp:%'`,
+    [appId],
+  );
   const byTask = new Map(rows.map((r) => [r.task_id, r]));
   const minutesByTask = new Map<string, Record<string, number>>();
   for (const l of lines.rows) {
@@ -584,7 +595,8 @@ async function checkLedger(
   const count = (reason: string) => [...anomalies.values()].filter((r) => r.includes(reason)).length;
   const result: ChaosResult['ledger'] = {
     lifecyclesWithLateUpdate: count('update after the gap grace'),
-    lifecyclesWithResignedCopyFirst: count('re-signed copy first, original after the outcome'),
+    lifecyclesWithResignedCopyFirst: count('re-signed copy first, original after the linger'),
+    amendedToEarlierOriginals: amended.rows[0].n,
     rows: total.rows[0].n,
     tasksBilled: rows.length,
     tasksWithMoreThanOneRow: rows.filter((r) => r.n > 1).map((r) => r.task_id),

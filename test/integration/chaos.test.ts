@@ -26,8 +26,9 @@ describe('chaos (CI size)', () => {
         `${result.unplannedWorkerExits} unplanned worker exits; inbox ${JSON.stringify(result.inbox)}; ` +
         `${ledger.rows} ledger rows, ${ledger.tasksWithMoreThanOneRow.length} double-billed, ` +
         `${ledger.secondsMismatches.length + ledger.minutesMismatches.length} bill(s) off the ground truth ` +
-        `(lifecycles with an update after the gap grace: ${ledger.lifecyclesWithLateUpdate}, with a re-signed copy first and its original after the outcome: ` +
-        `${ledger.lifecyclesWithResignedCopyFirst}); ${(result.durationMs / 1000).toFixed(0)} s\n`,
+        `(lifecycles with an update after the gap grace: ${ledger.lifecyclesWithLateUpdate}, with a re-signed copy first and its original after the linger: ` +
+        `${ledger.lifecyclesWithResignedCopyFirst}); ${ledger.amendedToEarlierOriginals} bill(s) amended to earlier-signed originals; ` +
+        `${(result.durationMs / 1000).toFixed(0)} s\n`,
     );
   }, 900_000);
 

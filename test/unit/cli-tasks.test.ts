@@ -52,7 +52,7 @@ describe('tasks show', () => {
   it('says when a bill was amended to a stale task’s own stop, and when its alert was resolved', () => {
     const text = renderTask(doc);
     expect(text).toMatch(
-      /^Billing +finalized: 2880 min, 72 CNY \(amended to the stop at 2026-11-03T00:00:02.000Z, revision 2\)$/m,
+      /^Billing +finalized: 2880 min, 72 CNY \(amended at 2026-11-03T00:00:02.000Z, revision 2\)$/m,
     );
     expect(text).toMatch(/^ {2}KIND +AT +DELIVERY +RESOLVED +MESSAGE$/m);
     expect(text).toMatch(

@@ -355,7 +355,7 @@ describe('re-signed retries delivered out of order', () => {
     expect(billingEndMs(s)).toBe((T0 + 600) * 1000);
   });
 
-  it('a later-signed duplicate, or any duplicate once the outcome is decided, changes nothing', () => {
+  it('a later-signed duplicate, or a duplicate after the outcome the workflow does not amend for, changes nothing', () => {
     const s = fresh();
     applyCallback(s, start(), 0);
     applyCallback(s, stop({ timestamp: String(T0 + 630) }), 0);
@@ -363,7 +363,69 @@ describe('re-signed retries delivered out of order', () => {
     expect(s.start?.ms).toBe(T0 * 1000);
     s.outcome = 'stopped';
     applyCallback(s, stop({ nonce: 'earlier' }), 0);
+    // A lifecycle begun before the amendment (its patch says no): as it always did.
+    applyCallback(s, stop({ nonce: 'earlier-again' }), 0, () => false);
     expect(s.stop?.ms).toBe((T0 + 630) * 1000);
+    expect(s.billingToAmend).toBeUndefined();
+  });
+});
+
+describe('an earlier-signed original arriving after the outcome', () => {
+  /** Billed from re-signed copies: the start signed 3 s late, the stop 2 s late, the update 5 s late. */
+  function billedFromCopies(): LifecycleState {
+    const s = fresh();
+    applyCallback(s, start({ timestamp: String(T0 + 3), nonce: 'copy-0' }), 0);
+    applyCallback(s, update(1, T0 + 305, HD), 0);
+    applyCallback(s, stop({ sequence: 2, timestamp: String(T0 + 602), nonce: 'copy-2' }), 0);
+    s.outcome = 'stopped';
+    return s;
+  }
+
+  it.each([
+    ['the start', start(), { start: T0 }],
+    ['the stop', stop({ sequence: 2 }), { stop: T0 + 600 }],
+    ['an update', update(1, T0 + 300, HD), { segment1: T0 + 300 }],
+  ])('%s moves to its Timestamp and asks for the bill to be amended', (_, original, moved) => {
+    const s = billedFromCopies();
+    const asked = jest.fn(() => true);
+    expect(applyCallback(s, original, 0, asked)).toBe('duplicate');
+    expect(asked).toHaveBeenCalledTimes(1);
+    expect(s.billingToAmend).toBe(true);
+    expect({
+      start: s.start!.ms / 1000,
+      stop: s.stop!.ms / 1000,
+      segment1: s.segments.find((x) => x.sequence === 1)!.fromMs / 1000,
+    }).toEqual({ start: T0 + 3, stop: T0 + 602, segment1: T0 + 305, ...moved });
+    expect(billingEndMs(s)).toBe(s.stop!.ms);
+    expect(billingSegments(s)[0].fromMs).toBe(s.start!.ms);
+  });
+
+  it('asks nothing when nothing billed would move: a later-signed copy, an equal one, an unbilled outcome', () => {
+    const asked = jest.fn(() => true);
+    const s = billedFromCopies();
+    applyCallback(s, start({ timestamp: String(T0 + 9), nonce: 'later' }), 0, asked);
+    applyCallback(s, stop({ sequence: 2, timestamp: String(T0 + 602), nonce: 'same-time' }), 0, asked);
+    expect(asked).not.toHaveBeenCalled();
+    expect(s.billingToAmend).toBeUndefined();
+
+    // An orphaned stop bills nothing; a stale bill ends at the stale deadline, not at a stop.
+    const orphan = fresh();
+    applyCallback(orphan, stop({ timestamp: String(T0 + 602), nonce: 'copy' }), 0);
+    orphan.outcome = 'orphaned';
+    applyCallback(orphan, stop(), 0, asked);
+    const stale = billedFromCopies();
+    stale.outcome = 'stale';
+    applyCallback(stale, stop({ sequence: 2 }), 0, asked);
+    expect(asked).not.toHaveBeenCalled();
+    expect(stale.stop!.ms).toBe((T0 + 602) * 1000);
+  });
+
+  it('the workflow saying no leaves every fact as billed', () => {
+    const s = billedFromCopies();
+    applyCallback(s, start(), 0, () => false);
+    expect(s.start!.ms).toBe((T0 + 3) * 1000);
+    expect(s.events[0]).toMatchObject({ timestamp: String(T0 + 3), deliveries: 2 });
+    expect(s.billingToAmend).toBeUndefined();
   });
 });
 
