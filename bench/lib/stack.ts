@@ -55,6 +55,8 @@ export interface Stack {
   /** A tracing worker's: as `bundleLifecycleWorkflows({ tracing: true })`, with the OpenTelemetry interceptors. */
   tracingBundlePath: string;
   database: { kind: 'postgres'; url: string } | { kind: 'pglite' };
+  /** The image's MALLOC_ARENA_MAX (the Dockerfile), which the server and worker children run with. */
+  mallocArenaMax: string | undefined;
   /** PostgreSQL pool for counting ledger and registry rows (null with PGlite). */
   pool: Pool | null;
   /**
@@ -164,6 +166,7 @@ export async function startStack(log: (line: string) => void): Promise<Stack> {
     tracingBundlePath,
     database,
     pool,
+    mallocArenaMax,
     async startWorker(taskQueue, env = {}, opts = {}) {
       if (opts.compiled && opts.root) throw new Error('a compiled worker runs from this checkout only');
       // Tracing on (src/telemetry.ts: an OTLP endpoint alone selects the otlp exporter).

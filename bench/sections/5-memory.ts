@@ -10,7 +10,6 @@ import { sdkDefaultCache, startPopulation, type MemoryRun, type Population } fro
 import { CONCURRENCY, RSS_SAMPLES, RSS_SETTLE_SECONDS } from '../lib/run-context';
 import { formatSpread, spread } from '../lib/stats';
 import { TARGETS } from '../lib/targets';
-import { imageEnv } from '../lib/image-env';
 
 export interface MemoryResults {
   /** After: the worker as shipped (plain bundle, tracing off, WORKER_MAX_CACHED_WORKFLOWS unset). */
@@ -88,7 +87,7 @@ export async function measure(
     bundle: 'plain',
     env: { WORKER_MAX_CACHED_WORKFLOWS: String(sdkCache.cacheSize) },
   });
-  const mallocArenaMax = imageEnv('MALLOC_ARENA_MAX');
+  const { mallocArenaMax } = stack;
   let defaultArenas: MemoryRun | undefined;
   if (mallocArenaMax) {
     log(
@@ -297,7 +296,8 @@ export function findings(m: MemoryResults): string[] {
     count(Math.max(0, Math.floor((TARGETS.workerRssBytes - w.baselineRss) / perCached(w) / 10) * 10));
   const perTracing = perCached(tracing);
   const arenas = m.defaultArenas;
-  const settled = (w: MemoryRun) => (w.settledRss ? `, ${mib(w.settledRss.median)} a minute later` : '');
+  const later = m.rssSettleSeconds === 60 ? 'a minute' : `${m.rssSettleSeconds ?? '?'} s`;
+  const settled = (w: MemoryRun) => (w.settledRss ? `, ${mib(w.settledRss.median)} ${later} later` : '');
   return [
     ...(arenas
       ? [
