@@ -159,7 +159,7 @@ export function createBillingActivities(
     const outcome = await db.ledger.amend({
       lifecycleId: input.lifecycleId,
       reason: input.reason,
-      ...(input.startedAt !== undefined ? { startedAt: input.startedAt } : {}),
+      startedAt: input.startedAt,
       stoppedAt: input.stoppedAt,
       billableSeconds: result.billableSeconds,
       billableMinutes: result.billableMinutes,

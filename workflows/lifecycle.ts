@@ -388,19 +388,46 @@ function billingDocument(record: BillingRecord): BillingDocument {
   };
 }
 
+/** The stale bill, amended to the task's own stop. */
 async function amendStaleBilling(state: LifecycleState): Promise<void> {
-  // This amendment is computed from every fact there is, earlier-signed originals' too.
+  await amendToFacts(state, state.stop?.ms, 'amendStaleBilling', act.amendStaleBilling);
+}
+
+/**
+ * Earlier-signed originals moved facts the bill was computed from: amended under a numbered reason
+ * (counted only when an amendment is asked of the ledger), so that a retry finds itself done.
+ */
+async function amendToEarlierOriginals(state: LifecycleState): Promise<void> {
+  await amendToFacts(state, billingEndMs(state), 'amendBilling', (input) => {
+    const n = (state.earlierTimestampAmendments ?? 0) + 1;
+    state.earlierTimestampAmendments = n;
+    return act.amendBilling({ ...input, reason: `earlier_timestamp:${n}` });
+  });
+}
+
+/**
+ * Amends the finalized bill to the facts as they are now (start, every segment, `endMs`), which
+ * covers any earlier-signed original that came before. Follow-ups that already ran are not run again.
+ */
+async function amendToFacts(
+  state: LifecycleState,
+  endMs: number | null | undefined,
+  activity: 'amendStaleBilling' | 'amendBilling',
+  amend: (input: Parameters<LifecycleActivities['amendStaleBilling']>[0]) => Promise<BillingRecord>,
+): Promise<void> {
   state.billingToAmend = false;
-  const endMs = state.stop?.ms;
-  // The stale bill never landed (a non-retryable failure, logged then): there is no row to amend.
-  if (state.billing.status !== 'finalized' || endMs === undefined || !Number.isFinite(endMs)) {
-    log.error('stale billing not amended', { lifecycleId: state.lifecycleId, billing: state.billing.status });
+  // The bill never landed (a non-retryable failure, logged then): there is no row to amend.
+  if (state.billing.status !== 'finalized' || endMs == null || !Number.isFinite(endMs)) {
+    log.error('billing not amended', {
+      lifecycleId: state.lifecycleId,
+      activity,
+      billing: state.billing.status,
+    });
     return;
   }
   try {
-    const record = await act.amendStaleBilling({
+    const record = await amend({
       lifecycleId: state.lifecycleId,
-      // An earlier-signed original of the start may have come while it waited.
       ...(state.start ? { startedAt: new Date(state.start.ms).toISOString() } : {}),
       stoppedAt: new Date(endMs).toISOString(),
       segments: billingSegments(state),
@@ -408,39 +435,7 @@ async function amendStaleBilling(state: LifecycleState): Promise<void> {
     });
     state.billing = billingDocument(record);
   } catch (err) {
-    await activityFailed(state, 'amendStaleBilling', err);
-  }
-}
-
-/**
- * Earlier-signed originals moved facts the bill was computed from: the ledger row is amended to
- * the facts as they are now (its start and end, every segment), under a numbered reason so that a
- * retried amendment finds itself done. Follow-ups that already ran are not run again.
- */
-async function amendToEarlierOriginals(state: LifecycleState): Promise<void> {
-  state.billingToAmend = false;
-  const endMs = billingEndMs(state);
-  if (state.billing.status !== 'finalized' || state.start === null || endMs === null) {
-    log.error('billing not amended to an earlier-signed original', {
-      lifecycleId: state.lifecycleId,
-      billing: state.billing.status,
-    });
-    return;
-  }
-  const n = (state.earlierTimestampAmendments ?? 0) + 1;
-  state.earlierTimestampAmendments = n;
-  try {
-    const record = await act.amendBilling({
-      lifecycleId: state.lifecycleId,
-      reason: `earlier_timestamp:${n}`,
-      startedAt: new Date(state.start.ms).toISOString(),
-      stoppedAt: new Date(endMs).toISOString(),
-      segments: billingSegments(state),
-      endMs,
-    });
-    state.billing = billingDocument(record);
-  } catch (err) {
-    await activityFailed(state, 'amendBilling', err);
+    await activityFailed(state, activity, err);
   }
 }
 

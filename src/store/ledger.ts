@@ -73,7 +73,7 @@ const AMEND_STEPS = {
   update: `
     UPDATE billing_ledger SET stopped_at = $2::timestamptz, billable_seconds = $3::numeric,
            billable_minutes = $4::bigint, total_cost = $5::numeric, revision = revision + 1, amended_at = now(),
-           started_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE started_at END
+           started_at = COALESCE($6::timestamptz, started_at)
     WHERE lifecycle_id = $1`,
   deleteLines: `DELETE FROM billing_lines WHERE lifecycle_id = $1`,
   insertLines: `
@@ -154,8 +154,7 @@ export class SqlBillingLedger implements BillingLedger {
       numericParam(a.billableSeconds, 'billableSeconds'),
       integerParam(a.billableMinutes, 'billableMinutes'),
       numericParam(a.totalCost, 'totalCost'),
-      a.startedAt !== undefined,
-      a.startedAt === undefined ? null : timestampParam(a.startedAt, 'startedAt'),
+      timestampParam(a.startedAt, 'startedAt'),
     ];
     const lines = JSON.stringify(lineParams(a.lines));
     const outcome = await this.sql.transaction(async (tx) => {

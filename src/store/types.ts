@@ -60,7 +60,7 @@ export interface BillingAmendment {
   lifecycleId: string;
   reason: AmendmentReason;
   /** The row's new started_at; left as it is when absent. */
-  startedAt?: string | null;
+  startedAt?: string;
   stoppedAt: string | null;
   billableSeconds: number;
   billableMinutes: number;
